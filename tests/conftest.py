@@ -1,0 +1,36 @@
+"""Shared fixtures: every test runs with its own config and data dirs; the demo models are built once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Point the app's config and data dirs at a fresh folder, so no test reads or writes the user's files.
+
+    The cache dir stays shared: it only holds the demo models and the tokenizer, which are rebuildable and
+    verified by hash, and sharing it keeps the suite from rebuilding them per test.
+    """
+    home = tmp_path_factory.mktemp("app-home")
+    monkeypatch.setenv("STABLELM_TUI_CONFIG_DIR", str(home / "config"))
+    monkeypatch.setenv("STABLELM_TUI_DATA_DIR", str(home / "data"))
+    yield home
+
+
+@pytest.fixture(scope="session")
+def demo_models() -> dict[str, Path]:
+    """The two tiny demo model directories ({"base": DIR, "instruct": DIR}), built if missing."""
+    from tui.demo import ensure_demo_models
+
+    models = ensure_demo_models()
+    return {"base": models.base, "instruct": models.instruct}
+
+
+@pytest.fixture(scope="session")
+def nerdstash_model(demo_models: dict[str, Path]) -> Path:
+    """The real nerdstash v1 sentencepiece model file (the copy inside the demo model directory)."""
+    return demo_models["base"] / "tokenizer.model"

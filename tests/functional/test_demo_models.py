@@ -1,0 +1,62 @@
+"""The demo models are real Hugging Face model directories with the real nerdstash v1 tokenizer."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tui.demo import NERDSTASH_V1_SHA256, _sha256, ensure_demo_models
+
+
+def test_demo_model_command_is_idempotent_and_prints_json_last(demo_models: dict[str, Path]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "tui", "demo-model", "--json"], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert "already built" in result.stdout
+    last = json.loads(result.stdout.strip().splitlines()[-1])
+    assert last == {"base": str(demo_models["base"]), "instruct": str(demo_models["instruct"])}
+
+
+def test_build_into_a_fresh_dir_then_reuse(tmp_path: Path) -> None:
+    first = ensure_demo_models(tmp_path / "models")
+    assert first.built
+    stamp = (first.base / "model.safetensors").stat().st_mtime_ns
+    second = ensure_demo_models(tmp_path / "models")
+    assert not second.built
+    assert (second.base / "model.safetensors").stat().st_mtime_ns == stamp
+
+
+def test_loads_with_auto_model_and_differs_between_modes(demo_models: dict[str, Path]) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    ids = torch.tensor([[100, 200, 300, 400]])
+    logits = {}
+    for mode, path in demo_models.items():
+        model = AutoModelForCausalLM.from_pretrained(path)
+        assert model.config.max_position_embeddings == 2048
+        assert model.config.eos_token_id == 3
+        with torch.no_grad():
+            logits[mode] = model(ids).logits
+    assert logits["base"].shape == (1, 4, 65536)
+    assert not torch.allclose(logits["base"], logits["instruct"])
+
+
+@pytest.mark.parametrize("text", ["こんにちは、世界。", "Hello  world\n", "ｶﾀｶﾅ 123 🍣"])
+def test_tokenizer_is_the_real_nerdstash_v1(demo_models: dict[str, Path], text: str) -> None:
+    import sentencepiece as spm
+
+    from tui.demo import nerdstash_v1_model
+
+    for path in demo_models.values():
+        assert _sha256(path / "tokenizer.model") == NERDSTASH_V1_SHA256
+    ours = spm.SentencePieceProcessor(model_file=str(demo_models["base"] / "tokenizer.model"))
+    reference = spm.SentencePieceProcessor(model_file=str(nerdstash_v1_model()))
+    assert ours.get_piece_size() == 65535
+    assert ours.id_to_piece(3) == "<|endoftext|>"
+    assert ours.encode(text) == reference.encode(text)

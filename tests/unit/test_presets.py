@@ -1,0 +1,92 @@
+"""Presets: the built-ins are what the model cards say, and every config mistake names its file and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tui.errors import UserError
+from tui.paths import config_file
+from tui.presets import load_settings
+
+
+def write_config(text: str) -> Path:
+    path = config_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_ja_alpha_matches_the_model_cards() -> None:
+    preset = load_settings().preset("ja-alpha")
+    assert preset.base.model == "stabilityai/japanese-stablelm-base-alpha-7b"
+    assert preset.instruct.model == "stabilityai/japanese-stablelm-instruct-alpha-7b"
+    assert preset.tokenizer == "novelai/nerdstash-tokenizer-v1"
+    assert preset.context_window == 2048
+    assert (preset.add_bos, preset.eos_token_id, preset.trust_remote_code) == (False, 3, False)
+    assert preset.base.generation.max_new_tokens == 128
+    assert preset.instruct.generation.max_new_tokens == 256
+    for spec in (preset.base, preset.instruct):
+        assert (spec.generation.temperature, spec.generation.top_p, spec.generation.do_sample) == (1.0, 0.95, True)
+
+
+def test_demo_is_the_default_and_shares_everything_but_the_weights_with_ja_alpha() -> None:
+    settings = load_settings()
+    assert settings.default_preset == "demo"
+    demo, real = settings.preset(), settings.preset("ja-alpha")
+    assert (demo.base.model, demo.instruct.model) == ("demo:base", "demo:instruct")
+    for mode in ("base", "instruct"):
+        assert demo.mode(mode).template == real.mode(mode).template  # type: ignore[arg-type]
+        assert demo.mode(mode).stop == real.mode(mode).stop  # type: ignore[arg-type]
+        assert demo.mode(mode).generation == real.mode(mode).generation  # type: ignore[arg-type]
+    assert (demo.context_window, demo.eos_token_id, demo.add_bos) == (2048, 3, False)
+
+
+def test_user_preset_extends_a_builtin_and_becomes_default() -> None:
+    write_config(
+        'default_preset = "mine"\n[presets.mine]\nextends = "ja-alpha"\ncontext_window = 1024\n'
+        '[presets.mine.instruct]\nmodel = "/models/ft"\n'
+    )
+    preset = load_settings().preset()
+    assert preset.name == "mine"
+    assert preset.context_window == 1024
+    assert preset.instruct.model == "/models/ft"
+    assert preset.instruct.template == "ja-alpha-instruct"
+    assert preset.base.model == "stabilityai/japanese-stablelm-base-alpha-7b"
+
+
+def test_unknown_preset_lists_the_known_ones() -> None:
+    with pytest.raises(UserError, match=r"unknown preset 'nope' \(known: demo, ja-alpha\)"):
+        load_settings().preset("nope")
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        pytest.param(
+            '[presets.x]\ntokenizer = "t"\ncontext_window = 2048\n[presets.x.base]\nmodel = "m"\n',
+            r"preset 'x': missing field 'base.template'",
+            id="missing-field",
+        ),
+        pytest.param(
+            '[presets.x]\nextends = "ja-alpha"\ncontext_window = "big"\n',
+            r"preset 'x': field 'context_window' must be int, got 'big'",
+            id="wrong-type",
+        ),
+        pytest.param(
+            '[presets.x]\nextends = "ja-alpha"\ncontext_window = 0\n',
+            r"field 'context_window' must be positive",
+            id="not-positive",
+        ),
+        pytest.param('[presets.x]\nextends = "nowhere"\n', r"'extends' names unknown preset 'nowhere'", id="extends"),
+        pytest.param('default_preset = "ghost"\n', r"'default_preset' names unknown preset 'ghost'", id="default"),
+        pytest.param("[presets\n", r"not valid TOML", id="syntax"),
+    ],
+)
+def test_config_mistakes_name_file_and_field(config: str, message: str) -> None:
+    path = write_config(config)
+    with pytest.raises(UserError, match=message) as info:
+        load_settings()
+    assert str(path) in str(info.value)
+    assert "\n" not in str(info.value)

