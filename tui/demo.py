@@ -104,7 +104,9 @@ def nerdstash_v1_model() -> Path:
     _download_from_pypi(cached)
     if _sha256(cached) != NERDSTASH_V1_SHA256:
         cached.unlink()
-        raise UserError(f"the downloaded nerdstash_v1.model does not match the verified hash {NERDSTASH_V1_SHA256}")
+        raise UserError(
+            f"the downloaded nerdstash_v1.model does not match the verified hash {NERDSTASH_V1_SHA256}"
+        )
     return cached
 
 

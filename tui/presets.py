@@ -124,7 +124,9 @@ class _Fields:
     def _name(self, key: str) -> str:
         return f"{self.prefix}{key}"
 
-    def get(self, key: str, kind: type | tuple[type, ...], default: Any = ..., *, required: bool = True) -> Any:
+    def get(
+        self, key: str, kind: type | tuple[type, ...], default: Any = ..., *, required: bool = True
+    ) -> Any:
         if key not in self.table:
             if default is not ... or not required:
                 return None if default is ... else default

@@ -28,7 +28,11 @@ def test_ja_alpha_matches_the_model_cards() -> None:
     assert preset.base.generation.max_new_tokens == 128
     assert preset.instruct.generation.max_new_tokens == 256
     for spec in (preset.base, preset.instruct):
-        assert (spec.generation.temperature, spec.generation.top_p, spec.generation.do_sample) == (1.0, 0.95, True)
+        assert (spec.generation.temperature, spec.generation.top_p, spec.generation.do_sample) == (
+            1.0,
+            0.95,
+            True,
+        )
 
 
 def test_demo_is_the_default_and_shares_everything_but_the_weights_with_ja_alpha() -> None:
@@ -79,8 +83,12 @@ def test_unknown_preset_lists_the_known_ones() -> None:
             r"field 'context_window' must be positive",
             id="not-positive",
         ),
-        pytest.param('[presets.x]\nextends = "nowhere"\n', r"'extends' names unknown preset 'nowhere'", id="extends"),
-        pytest.param('default_preset = "ghost"\n', r"'default_preset' names unknown preset 'ghost'", id="default"),
+        pytest.param(
+            '[presets.x]\nextends = "nowhere"\n', r"'extends' names unknown preset 'nowhere'", id="extends"
+        ),
+        pytest.param(
+            'default_preset = "ghost"\n', r"'default_preset' names unknown preset 'ghost'", id="default"
+        ),
         pytest.param("[presets\n", r"not valid TOML", id="syntax"),
     ],
 )

@@ -12,7 +12,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Open the chat TUI on a preset's base and instruct models.",
     )
     parser.add_argument("--preset", help="model preset (see `stablelm-tui presets`)")
-    parser.add_argument("--mode", choices=("base", "instruct"), default="instruct", help="model to start with")
+    parser.add_argument(
+        "--mode", choices=("base", "instruct"), default="instruct", help="model to start with"
+    )
     parser.add_argument("--backend", choices=("local", "openai"), help="in-process model or a remote server")
     parser.add_argument("--base-url", help="OpenAI-compatible server URL for --backend openai")
     parser.set_defaults(func=run)

@@ -20,15 +20,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from tui.presets import load_settings
     from tui.paths import config_file
+    from tui.presets import load_settings
 
     if args.path:
         print(config_file())
         return 0
     settings = load_settings()
     if args.json:
-        print(json.dumps({name: asdict(p) for name, p in settings.presets.items()}, ensure_ascii=False, indent=2))
+        print(
+            json.dumps(
+                {name: asdict(p) for name, p in settings.presets.items()}, ensure_ascii=False, indent=2
+            )
+        )
         return 0
     for name, preset in sorted(settings.presets.items()):
         mark = "*" if name == settings.default_preset else " "
