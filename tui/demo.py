@@ -124,15 +124,14 @@ def _build_one(out_dir: Path, seed: int, tokenizer_file: Path) -> None:
         num_hidden_layers=2,
         num_attention_heads=4,
         num_key_value_heads=4,
-        partial_rotary_factor=0.25,
+        rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 0.25},
         use_parallel_residual=True,
         max_position_embeddings=2048,
-        rope_theta=10000.0,
         tie_word_embeddings=False,
         bos_token_id=None,
         eos_token_id=3,
         pad_token_id=3,
-        torch_dtype="float32",
+        dtype="float32",
     )
     torch.manual_seed(seed)
     model = StableLmForCausalLM(config)

@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
 
     preset = load_settings().preset(args.preset)
     try:
-        from tui.app import run_app  # type: ignore[attr-defined]
+        from tui.app import run_app
     except ImportError:
         raise UserError(
             f"the chat TUI is not built yet; preset '{preset.name}' is valid. "

@@ -38,6 +38,6 @@ def run(args: argparse.Namespace) -> int:
         mark = "*" if name == settings.default_preset else " "
         print(f"{mark} {name:<14} {preset.description}")
         for mode in ("base", "instruct"):
-            spec = preset.mode(mode)  # type: ignore[arg-type]
+            spec = preset.mode(mode)
             print(f"    {mode:<9} {spec.model}  template={spec.template}")
     return 0
