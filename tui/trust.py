@@ -1,0 +1,72 @@
+"""One-time confirmation before running a model repository's own Python code (`trust_remote_code`).
+
+Remote code runs with the user's rights, so it needs two things: the preset must ask for it, and the user must
+have confirmed this exact code once. A confirmation is tied to a fingerprint of the repository's .py files,
+so a changed revision asks again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+from tui.errors import UserError
+from tui.paths import data_dir
+
+
+def trust_file() -> Path:
+    return data_dir() / "trusted-remote-code.json"
+
+
+def code_fingerprint(model_dir: Path) -> str:
+    """sha256 over the names and contents of every .py file in a local model directory (sorted)."""
+    digest = hashlib.sha256()
+    files = sorted(model_dir.rglob("*.py"))
+    for path in files:
+        digest.update(str(path.relative_to(model_dir)).encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _load() -> dict[str, dict[str, object]]:
+    try:
+        data = json.loads(trust_file().read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{trust_file()}: cannot read the remote-code confirmations ({exc})") from None
+    return data if isinstance(data, dict) else {}
+
+
+def is_trusted(model_id: str, fingerprint: str) -> bool:
+    entry = _load().get(model_id)
+    return isinstance(entry, dict) and entry.get("fingerprint") == fingerprint
+
+
+def record_trust(model_id: str, fingerprint: str) -> None:
+    entries = _load()
+    entries[model_id] = {"fingerprint": fingerprint, "confirmed": time.time()}
+    path = trust_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".part")
+    partial.write_text(json.dumps(entries, indent=2) + "\n", encoding="utf-8")
+    partial.replace(path)
+
+
+def check_remote_code(model_id: str, model_dir: Path, preset_allows: bool) -> bool:
+    """Whether to pass trust_remote_code=True; raises a UserError saying how to confirm when it is not yet allowed.
+
+    Returns False (load without remote code) when the directory has no code or the preset does not ask for it.
+    """
+    if not preset_allows or not any(model_dir.rglob("*.py")):
+        return False
+    fingerprint = code_fingerprint(model_dir)
+    if is_trusted(model_id, fingerprint):
+        return True
+    raise UserError(
+        f"{model_id} wants to run its own Python code (trust_remote_code) and this revision "
+        f"({fingerprint[:12]}) was not confirmed; review the .py files in {model_dir} and run "
+        f"`stablelm-tui trust {model_id}` once"
+    )
