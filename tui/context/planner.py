@@ -1,0 +1,497 @@
+"""The context planner: which messages go into the prompt, and the exact ids the engine is fed.
+
+The prompt is header + one piece per kept message + footer, each piece rendered by the template and encoded on
+its own; plan.token_ids is the concatenation of those ids. So a message's token count never depends on its
+neighbours, dropping a message removes exactly its span, and the ids counted are the ids sent. (With nerdstash v1
+and the shipped templates every piece starts with a newline and no piece of the vocabulary contains one, so
+these ids are also what encoding the whole prompt at once gives; tests check it.)
+
+Policies (the system prompt, pinned messages and the newest user message are never dropped):
+  rolling    drop the oldest messages; when over budget drop until usage <= trim_to * budget, so the prefix
+             stays the same for many turns (the engine reuses its KV cache). The cut point is remembered as
+             `first_kept` and passed back as `keep_from`; the Planner class does that for you.
+  middle     keep the first exchange too; drop from just after it.
+  summarize  like rolling, and dropped messages are replaced by a summary once the engine has computed it.
+  stop       drop nothing; refuse when over budget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from tui.context.model import (
+    POLICIES,
+    ContextPlan,
+    Message,
+    Policy,
+    Role,
+    Segment,
+    SegmentKind,
+    Status,
+    SummaryJob,
+)
+from tui.context.summaries import combine, summary_jobs
+from tui.context.truncate import cut_to_fit
+from tui.templates import PromptTemplate
+from tui.tokenizers import IdCache, Tokenizer
+
+DEFAULT_TRIM_TO = 0.5
+DEFAULT_SUMMARY_CHUNK_TOKENS = 512
+DEFAULT_SUMMARY_MAX_CHARS = 200
+
+
+@dataclass
+class _Piece:
+    kind: SegmentKind
+    index: int | None
+    role: Role | None
+    text: str
+    ids: tuple[int, ...]
+    protected: bool = False
+    status: Status = "kept"
+    replaces: tuple[int, ...] = ()
+    cut_chars: int = 0
+
+    @property
+    def n(self) -> int:
+        return len(self.ids)
+
+
+@dataclass
+class PlanOptions:
+    window: int
+    reserve: int
+    policy: Policy = "rolling"
+    trim_to: float = DEFAULT_TRIM_TO
+    """After an overflow, rolling/middle/summarize drop messages until usage is at most this share of the budget."""
+    summary_chunk_tokens: int = DEFAULT_SUMMARY_CHUNK_TOKENS
+    summary_max_chars: int = DEFAULT_SUMMARY_MAX_CHARS
+
+    def __post_init__(self) -> None:
+        if self.window <= 0:
+            raise ValueError(f"window must be positive, got {self.window}")
+        if not 0 <= self.reserve < self.window:
+            raise ValueError(
+                f"reserve must be between 0 and window - 1 ({self.window - 1}), got {self.reserve}"
+            )
+        if self.policy not in POLICIES:
+            raise ValueError(f"unknown policy {self.policy!r} (expected one of {', '.join(POLICIES)})")
+        if not 0 < self.trim_to <= 1:
+            raise ValueError(f"trim_to must be in (0, 1], got {self.trim_to}")
+        if self.summary_chunk_tokens <= 0 or self.summary_max_chars <= 0:
+            raise ValueError("summary chunk size and max chars must be positive")
+
+    @property
+    def budget(self) -> int:
+        return self.window - self.reserve
+
+
+@dataclass
+class _Caches:
+    ids: IdCache
+    jobs: dict[tuple[object, ...], tuple[SummaryJob, ...]] = field(default_factory=dict)
+
+
+def _ranges(indices: Sequence[int]) -> list[tuple[int, int]]:
+    runs: list[tuple[int, int]] = []
+    for i in sorted(indices):
+        if runs and i == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], i)
+        else:
+            runs.append((i, i))
+    return runs
+
+
+def _describe(runs: list[tuple[int, int]]) -> str:
+    return ", ".join(str(a) if a == b else f"{a}–{b}" for a, b in runs)
+
+
+class _Build:
+    """One planning pass; keeps the running total so each decision is O(1)."""
+
+    def __init__(
+        self,
+        messages: Sequence[Message],
+        draft: str,
+        tokenizer: Tokenizer,
+        template: PromptTemplate,
+        options: PlanOptions,
+        caches: _Caches,
+    ) -> None:
+        self.messages = messages
+        self.template = template
+        self.tokenizer = tokenizer
+        self.options = options
+        self.caches = caches
+        self.log: list[str] = []
+        encode = caches.ids.encode
+        header, footer = template.header(), template.footer()
+        self.header = _Piece("header", None, None, header, encode(header), protected=True)
+        self.footer = _Piece("footer", None, None, footer, encode(footer), protected=True)
+        self.pieces: list[_Piece] = []
+        for i, message in enumerate(messages):
+            text = template.message(message.role, message.content)
+            kind: SegmentKind = "system" if message.role == "system" else "message"
+            protected = message.role == "system" or message.pinned
+            self.pieces.append(_Piece(kind, i, message.role, text, encode(text), protected=protected))
+        self.newest: _Piece | None = None
+        if draft:
+            text = template.message("user", draft)
+            self.newest = _Piece("draft", None, "user", text, encode(text), protected=True)
+            self.pieces.append(self.newest)
+        else:
+            for piece in reversed(self.pieces):
+                if piece.role == "user":
+                    self.newest = piece
+                    break
+        if self.newest is not None:
+            self.newest.protected = True
+        self.total = self.header.n + self.footer.n + sum(p.n for p in self.pieces)
+        self.summary: _Piece | None = None
+        self.marker: _Piece | None = None
+
+    def drop(self, piece: _Piece) -> None:
+        if piece.status != "dropped":
+            piece.status = "dropped"
+            self.total -= piece.n
+
+    def roll(self, order: list[_Piece], keep_from: int, extra: int = 0) -> int:
+        """Drop droppable pieces before the anchor, then (only if over budget) in one large step. Returns anchor."""
+        budget = self.options.budget - extra
+        anchor = keep_from
+        for piece in order:
+            if piece.index is not None and piece.index < keep_from:
+                self.drop(piece)
+        if self.total > budget:
+            target = int(self.options.budget * self.options.trim_to) - extra
+            for piece in order:
+                if self.total <= target:
+                    break
+                if piece.status == "dropped":
+                    continue
+                self.drop(piece)
+                if piece.index is not None:
+                    anchor = max(anchor, piece.index + 1)
+        return anchor
+
+    def truncate_newest(self) -> None:
+        newest = self.newest
+        budget = self.options.budget
+        if newest is None or self.total <= budget or newest.role is None:
+            return
+        content = self.messages[newest.index].content if newest.index is not None else None
+        if content is None:  # the draft: recover its content from the piece we rendered
+            content = self._draft_content
+        allowed = budget - (self.total - newest.n)
+        role = newest.role
+        encode = self.tokenizer.encode
+
+        def fits(tail: str) -> bool:
+            return len(encode(self.template.message(role, tail))) <= allowed
+
+        cut = cut_to_fit(content, fits)
+        if cut is None or cut == 0:
+            return
+        text = self.template.message(role, content[cut:])
+        ids = tuple(encode(text))
+        self.total += len(ids) - newest.n
+        newest.text, newest.ids, newest.status, newest.cut_chars = text, ids, "truncated", cut
+        what = "the draft" if newest.kind == "draft" else f"message {newest.index}"
+        self.log.append(f"truncated {what}: cut {cut} characters from its start to fit")
+
+    _draft_content: str = ""
+
+
+def _first_exchange(pieces: list[_Piece]) -> list[_Piece]:
+    """The first user message (not pinned/system) and the assistant reply right after it, if any."""
+    found: list[_Piece] = []
+    for piece in pieces:
+        if piece.kind != "message":
+            continue
+        if not found:
+            if piece.role == "user":
+                found.append(piece)
+            continue
+        if piece.role == "assistant":
+            found.append(piece)
+        break
+    return [p for p in found if not p.protected]
+
+
+def _plan(
+    messages: Sequence[Message],
+    draft: str,
+    tokenizer: Tokenizer,
+    template: PromptTemplate,
+    options: PlanOptions,
+    caches: _Caches,
+    keep_from: int,
+    summaries: Mapping[str, str],
+) -> ContextPlan:
+    build = _Build(messages, draft, tokenizer, template, options, caches)
+    build._draft_content = draft
+    budget = options.budget
+    keep_from = max(0, min(keep_from, len(messages)))
+    anchor = keep_from
+    jobs_pending: tuple[SummaryJob, ...] = ()
+    droppable = [p for p in build.pieces if not p.protected]
+
+    if options.policy in ("rolling", "summarize"):
+        anchor = build.roll(droppable, keep_from)
+    elif options.policy == "middle":
+        first = _first_exchange(build.pieces)
+        middle = [p for p in droppable if p not in first]
+        marker_cost = 0
+        if template.has_marker:
+            marker_text = template.marker(1)
+            marker_cost = len(caches.ids.encode(marker_text))
+        anchor = build.roll(middle, keep_from, extra=marker_cost)
+        if build.total + marker_cost > budget:
+            for piece in first:  # the first exchange goes only when nothing else is left to drop
+                build.drop(piece)
+        dropped_now = [p for p in build.pieces if p.status == "dropped"]
+        if dropped_now and template.has_marker:
+            text = template.marker(len(dropped_now))
+            build.marker = _Piece("marker", None, None, text, caches.ids.encode(text))
+            build.total += build.marker.n
+
+    build.truncate_newest()
+
+    dropped = [p for p in build.pieces if p.status == "dropped"]
+    if dropped:
+        indices = [p.index for p in dropped if p.index is not None]
+        tokens = sum(p.n for p in dropped)
+        build.log.insert(0, f"dropped messages {_describe(_ranges(indices))}, {tokens} tokens")
+
+    if options.policy == "summarize" and dropped:
+        indices = [p.index for p in dropped if p.index is not None]
+        key = (
+            tokenizer.identity,
+            options.summary_chunk_tokens,
+            options.summary_max_chars,
+            *((i, messages[i].role, messages[i].content) for i in indices),
+        )
+        jobs = caches.jobs.get(key)
+        if jobs is None:
+            if len(caches.jobs) > 64:
+                caches.jobs.clear()
+            jobs = caches.jobs[key] = summary_jobs(
+                messages,
+                indices,
+                tokenizer,
+                chunk_tokens=options.summary_chunk_tokens,
+                max_chars=options.summary_max_chars,
+            )
+        combined = combine(jobs, summaries)
+        if combined is None:
+            jobs_pending = tuple(j for j in jobs if j.key not in summaries)
+            build.log.append(
+                f"summary of messages {_describe(_ranges(indices))} not ready "
+                f"({len(jobs) - len(jobs_pending)}/{len(jobs)} chunks); using rolling until it is"
+            )
+        else:
+            text = template.summary(combined)
+            piece = _Piece(
+                "summary",
+                None,
+                None,
+                text,
+                caches.ids.encode(text),
+                status="summarized",
+                replaces=tuple(indices),
+            )
+            if build.total + piece.n <= budget:
+                build.summary = piece
+                build.total += piece.n
+                build.log.append(f"summarized messages {_describe(_ranges(indices))} in {piece.n} tokens")
+            else:
+                build.log.append(f"the summary ({piece.n} tokens) does not fit; using rolling")
+
+    return _assemble(build, tokenizer, template, options, anchor, jobs_pending)
+
+
+def _assemble(
+    build: _Build,
+    tokenizer: Tokenizer,
+    template: PromptTemplate,
+    options: PlanOptions,
+    anchor: int,
+    jobs_pending: tuple[SummaryJob, ...],
+) -> ContextPlan:
+    order: list[_Piece] = [build.header]
+    inserted = False
+    for piece in build.pieces:
+        if not inserted and piece.status == "dropped":
+            for extra in (build.summary, build.marker):
+                if extra is not None:
+                    order.append(extra)
+            inserted = True
+        order.append(piece)
+    order.append(build.footer)
+
+    token_ids: list[int] = []
+    text_parts: list[str] = []
+    chars = 0
+    segments: list[Segment] = []
+    for piece in order:
+        sent = piece.status != "dropped"
+        start, char_start = len(token_ids), chars
+        if sent:
+            token_ids.extend(piece.ids)
+            text_parts.append(piece.text)
+            chars += len(piece.text)
+        segments.append(
+            Segment(
+                kind=piece.kind,
+                message_index=piece.index,
+                role=piece.role,
+                status=piece.status,
+                tokens=piece.n,
+                text=piece.text,
+                token_start=start,
+                token_end=len(token_ids),
+                char_start=char_start,
+                char_end=chars,
+                replaces=piece.replaces,
+                cut_chars=piece.cut_chars,
+            )
+        )
+    total = len(token_ids)
+    over = max(0, total - options.budget)
+    error = None
+    if over:
+        if options.policy == "stop":
+            error = (
+                f"over by {over} tokens: the prompt needs {total} tokens and the budget is {options.budget} "
+                f"(window {options.window} - {options.reserve} reserved for the reply)"
+            )
+        else:
+            error = (
+                f"over by {over} tokens even after dropping every message that may go: the system prompt, "
+                f"pinned messages and the newest message need {total} tokens of a {options.budget}-token budget"
+            )
+    return ContextPlan(
+        window=options.window,
+        reserve=options.reserve,
+        budget=options.budget,
+        policy=options.policy,
+        template=template.name,
+        segments=tuple(segments),
+        token_ids=token_ids,
+        prompt="".join(text_parts),
+        total_tokens=total,
+        first_kept=anchor,
+        stop=template.stop,
+        ok=not over,
+        over_by=over,
+        error=error,
+        log=tuple(build.log),
+        summary_jobs=jobs_pending,
+    )
+
+
+def plan_context(
+    messages: Sequence[Message],
+    *,
+    tokenizer: Tokenizer,
+    template: PromptTemplate,
+    window: int,
+    reserve: int,
+    policy: Policy = "rolling",
+    draft: str = "",
+    keep_from: int = 0,
+    trim_to: float = DEFAULT_TRIM_TO,
+    summaries: Mapping[str, str] | None = None,
+    summary_chunk_tokens: int = DEFAULT_SUMMARY_CHUNK_TOKENS,
+    summary_max_chars: int = DEFAULT_SUMMARY_MAX_CHARS,
+) -> ContextPlan:
+    """Plan once, with no state kept (the `context` command). Use Planner for a live conversation."""
+    options = PlanOptions(window, reserve, policy, trim_to, summary_chunk_tokens, summary_max_chars)
+    caches = _Caches(IdCache(tokenizer))
+    return _plan(messages, draft, tokenizer, template, options, caches, keep_from, summaries or {})
+
+
+class Planner:
+    """Plans a live conversation: caches each piece's ids and remembers the rolling anchor between calls.
+
+    Call plan() on every keystroke (the meter) and before every send; the anchor only moves forward when a plan
+    would overflow, so the prompt prefix (and the engine's KV cache) stays put for many turns. Not thread-safe:
+    one Planner per conversation, used from one thread.
+    """
+
+    def __init__(
+        self,
+        tokenizer: Tokenizer,
+        template: PromptTemplate,
+        *,
+        window: int,
+        reserve: int,
+        policy: Policy = "rolling",
+        trim_to: float = DEFAULT_TRIM_TO,
+        summary_chunk_tokens: int = DEFAULT_SUMMARY_CHUNK_TOKENS,
+        summary_max_chars: int = DEFAULT_SUMMARY_MAX_CHARS,
+        id_cache: IdCache | None = None,
+    ) -> None:
+        self.tokenizer = tokenizer
+        self.template = template
+        self.options = PlanOptions(window, reserve, policy, trim_to, summary_chunk_tokens, summary_max_chars)
+        self._caches = _Caches(id_cache if id_cache is not None else IdCache(tokenizer))
+        self.anchor = 0
+        """Droppable messages before this index stay out of the prompt (see ContextPlan.first_kept)."""
+
+    def configure(
+        self,
+        *,
+        window: int | None = None,
+        reserve: int | None = None,
+        policy: Policy | None = None,
+        trim_to: float | None = None,
+        template: PromptTemplate | None = None,
+    ) -> None:
+        """Change settings mid-conversation; the anchor is kept (the next overflow moves it as usual)."""
+        o = self.options
+        self.options = PlanOptions(
+            window if window is not None else o.window,
+            reserve if reserve is not None else o.reserve,
+            policy if policy is not None else o.policy,
+            trim_to if trim_to is not None else o.trim_to,
+            o.summary_chunk_tokens,
+            o.summary_max_chars,
+        )
+        if template is not None:
+            self.template = template
+
+    def reset(self) -> None:
+        """Forget the anchor (a new or reloaded conversation, or after deleting messages before it)."""
+        self.anchor = 0
+
+    def plan(
+        self,
+        messages: Sequence[Message],
+        draft: str = "",
+        *,
+        summaries: Mapping[str, str] | None = None,
+        commit: bool = True,
+    ) -> ContextPlan:
+        """The plan for sending `draft` (or, without one, for replying to the conversation as it is).
+
+        commit=False leaves the anchor where it was: a preview that must not move the prefix.
+        """
+        plan = _plan(
+            messages,
+            draft,
+            self.tokenizer,
+            self.template,
+            self.options,
+            self._caches,
+            self.anchor,
+            summaries or {},
+        )
+        if commit:
+            self.anchor = plan.first_kept
+        return plan
+
+    @property
+    def id_cache(self) -> IdCache:
+        return self._caches.ids
