@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from tui import __version__
 from tui.errors import UserError
 
-COMMAND_MODULES: tuple[str, ...] = ("chat", "demo_model", "presets", "sessions", "trust")
+COMMAND_MODULES: tuple[str, ...] = ("chat", "demo_model", "presets", "sessions", "trust", "tokens", "context")
 
 DEFAULT_COMMAND = "chat"
 

@@ -1,0 +1,131 @@
+"""`stablelm-tui context`: the context plan for a conversation file, as the inspector shows it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+POLICY_CHOICES = ("rolling", "middle", "summarize", "stop")
+BAR_WIDTH = 50
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "context",
+        help="show what the model would see for a conversation",
+        description='Plan the prompt for a conversation (JSONL: one {"role", "content", "pinned"} object '
+        "per line) and show each segment, its tokens and whether it is kept, dropped, truncated or summarized.",
+    )
+    parser.add_argument("--preset", help="model preset (default: the default preset)")
+    parser.add_argument("--mode", choices=("base", "instruct"), default="instruct", help="default: instruct")
+    parser.add_argument("--policy", choices=POLICY_CHOICES, default="rolling", help="default: rolling")
+    parser.add_argument("--template", help="a template name or .j2 path instead of the preset's")
+    parser.add_argument(
+        "--max-new-tokens", type=int, metavar="N", help="reserve for the reply (default: preset)"
+    )
+    parser.add_argument("--window", type=int, metavar="N", help="context window (default: the preset's)")
+    parser.add_argument(
+        "--trim-to",
+        type=float,
+        metavar="F",
+        default=0.5,
+        help="after an overflow, drop messages until usage is at most this share of the budget (default 0.5)",
+    )
+    parser.add_argument(
+        "--conversation", required=True, metavar="FILE", help="conversation JSONL (- = stdin)"
+    )
+    parser.add_argument(
+        "--draft", default="", metavar="TEXT", help="the message being typed (the next user turn)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the plan as one JSON object")
+    parser.set_defaults(func=run)
+
+
+def _read_conversation(name: str) -> Any:
+    from tui.context.jsonl import parse_jsonl
+    from tui.errors import UserError
+
+    try:
+        data = sys.stdin.buffer.read() if name == "-" else open(name, "rb").read()  # noqa: SIM115
+    except FileNotFoundError:
+        raise UserError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise UserError(f"{name}: is a directory, not a conversation file") from None
+    except OSError as exc:
+        raise UserError(f"{name}: cannot read: {exc.strerror or exc}") from None
+    return parse_jsonl(data, "stdin" if name == "-" else name)
+
+
+def _preview(text: str, width: int = 48) -> str:
+    from tui.sanitize import neutralize
+
+    flat = neutralize(text).replace("\n", "↵")
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def _bar(used: int, budget: int, window: int) -> str:
+    """[███░░░|rr] used of the budget, then the reply's reserve."""
+    scale = BAR_WIDTH / window
+    used_cells = min(BAR_WIDTH, round(used * scale))
+    budget_cells = round(budget * scale)
+    cells = "█" * min(used_cells, budget_cells) + "░" * max(0, budget_cells - used_cells)
+    over = "!" * max(0, used_cells - budget_cells)
+    reserve = "r" * max(0, BAR_WIDTH - budget_cells - len(over))
+    return f"[{cells}{over}|{reserve}]"
+
+
+def run(args: argparse.Namespace) -> int:
+    from tui.context import plan_context
+    from tui.errors import UserError
+    from tui.presets import load_settings
+    from tui.templates import load_template
+    from tui.tokenizers import load_tokenizer
+
+    messages = _read_conversation(args.conversation)
+    preset = load_settings().preset(args.preset)
+    spec = preset.mode(args.mode)
+    window = args.window if args.window is not None else preset.context_window
+    reserve = args.max_new_tokens if args.max_new_tokens is not None else spec.generation.max_new_tokens
+    if window <= 0:
+        raise UserError(f"--window must be positive, got {window}")
+    if not 0 <= reserve < window:
+        raise UserError(
+            f"--max-new-tokens must be between 0 and the window minus one ({window - 1}), got {reserve}"
+        )
+    if not 0 < args.trim_to <= 1:
+        raise UserError(f"--trim-to must be in (0, 1], got {args.trim_to}")
+    tokenizer = load_tokenizer(preset.tokenizer)
+    template = load_template(args.template or spec.template)
+    plan = plan_context(
+        messages,
+        tokenizer=tokenizer,
+        template=template,
+        window=window,
+        reserve=reserve,
+        policy=args.policy,
+        draft=args.draft,
+        trim_to=args.trim_to,
+    )
+    if args.json:
+        print(json.dumps(plan.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(
+            f"preset {preset.name} ({args.mode}), template {plan.template}, policy {plan.policy}: "
+            f"{plan.total_tokens} of {plan.budget} tokens (window {plan.window}, {plan.reserve} reserved)"
+        )
+        print(f"{'#':>4}  {'kind':<8} {'role':<9} {'status':<10} {'tokens':>6}  text")
+        for segment in plan.segments:
+            index = "" if segment.message_index is None else str(segment.message_index)
+            print(
+                f"{index:>4}  {segment.kind:<8} {segment.role or '':<9} {segment.status:<10} "
+                f"{segment.tokens:>6}  {_preview(segment.text)}"
+            )
+        print(_bar(plan.total_tokens, plan.budget, plan.window))
+        for line in plan.log:
+            print(f"- {line}")
+    if not plan.ok:
+        print(f"stablelm-tui: {plan.error}", file=sys.stderr)
+        return 1
+    return 0

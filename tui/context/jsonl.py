@@ -1,0 +1,57 @@
+"""The conversation JSONL format: one message per line, {"role": ..., "content": ..., "pinned": false}.
+
+The same format `sessions export` writes and `context --conversation` reads. Parsing is pure (bytes in,
+messages out); every problem is a UserError naming the source and the line.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from tui.context.model import ROLES, Message
+from tui.errors import UserError
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def parse_jsonl(data: bytes, source: str) -> list[Message]:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise UserError(f"{source}:{line}: not valid UTF-8 (byte {exc.start} of the file)") from None
+    text = text.removeprefix("\ufeff")  # a BOM from editors that add one
+    messages: list[Message] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{source}:{number}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+        if not isinstance(record, dict):
+            raise UserError(f'{where}: expected an object like {{"role": ..., "content": ...}}')
+        role = record.get("role")
+        if role not in ROLES:
+            raise UserError(f"{where}: unknown role {role!r} (expected one of {', '.join(ROLES)})")
+        content = record.get("content")
+        if not isinstance(content, str):
+            raise UserError(f"{where}: 'content' must be a string, got {type(content).__name__}")
+        if _SURROGATE.search(content):
+            raise UserError(
+                f"{where}: 'content' contains an unpaired UTF-16 surrogate escape (\\ud800-\\udfff)"
+            )
+        pinned = record.get("pinned", False)
+        if not isinstance(pinned, bool):
+            raise UserError(f"{where}: 'pinned' must be true or false, got {pinned!r}")
+        messages.append(Message(role=role, content=content, pinned=pinned))
+    return messages
+
+
+def to_jsonl(messages: list[Message]) -> str:
+    return "".join(
+        json.dumps({"role": m.role, "content": m.content, "pinned": m.pinned}, ensure_ascii=False) + "\n"
+        for m in messages
+    )
