@@ -1,0 +1,175 @@
+"""Loading a causal LM: dtype, device placement, optional weight-only quantization, progress, clear errors."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from tui.engine.errors import EngineError, explain_load_error
+from tui.engine.events import LoadProgress
+
+Quantization = Literal["int8", "int4"]
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    device: str = "auto"
+    """"auto" (CUDA when available, else CPU), "cpu", "cuda", "cuda:1"..."""
+    dtype: str = "auto"
+    """"auto": bf16 on GPUs that support it, else fp16; fp32 on CPU. Or "float16", "bfloat16", "float32"."""
+    quantization: Quantization | None = None
+    """Weight-only int8/int4: torchao when installed (fast decode kernels), else bitsandbytes (memory only)."""
+    trust_remote_code: bool = False
+    """Pass True only when the preset allows it AND the user confirmed this code (tui.trust.check_remote_code)."""
+    local_files_only: bool = False
+
+
+def _register_our_architectures() -> None:
+    """tui.models registers the Japanese StableLM Alpha architecture with the Auto classes on import."""
+    with contextlib.suppress(ImportError):
+        import tui.models  # noqa: F401
+
+
+def resolve_device(name: str) -> Any:
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise EngineError(f"device {name} asked for, but no CUDA GPU is available to PyTorch here")
+    return device
+
+
+def resolve_dtype(name: str, device: Any) -> Any:
+    import torch
+
+    if name == "auto":
+        if device.type != "cuda":
+            return torch.float32
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    table = {
+        "float16": torch.float16,
+        "fp16": torch.float16,
+        "bfloat16": torch.bfloat16,
+        "bf16": torch.bfloat16,
+    }
+    table |= {"float32": torch.float32, "fp32": torch.float32}
+    if name not in table:
+        raise EngineError(f"unknown dtype {name!r}: use auto, float16, bfloat16 or float32")
+    return table[name]
+
+
+def quantization_config(kind: Quantization, device: Any) -> Any:
+    """A transformers quantization config for weight-only int8/int4, or EngineError naming what to install."""
+    if device.type != "cuda":
+        raise EngineError(f"{kind} quantization needs a CUDA GPU here; on CPU load the model unquantized")
+    if importlib.util.find_spec("torchao") is not None:
+        from transformers import TorchAoConfig
+
+        try:
+            from torchao.quantization import Int4WeightOnlyConfig, Int8WeightOnlyConfig
+        except ImportError as exc:
+            raise EngineError(f"the installed torchao is too old for weight-only {kind}: {exc}") from None
+        if kind == "int8":
+            return TorchAoConfig(quant_type=Int8WeightOnlyConfig())
+        return TorchAoConfig(quant_type=Int4WeightOnlyConfig(group_size=128))
+    if importlib.util.find_spec("bitsandbytes") is not None:
+        # Saves memory like torchao but decodes slower than fp16: only a fallback.
+        from transformers import BitsAndBytesConfig
+
+        if kind == "int8":
+            return BitsAndBytesConfig(load_in_8bit=True)
+        return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4")
+    raise EngineError(f"{kind} quantization needs torchao (pip install torchao) or bitsandbytes")
+
+
+def _progress_tqdm(model: str, progress: Callable[[LoadProgress], None]) -> type:
+    """A tqdm class that forwards file-download progress to `progress` (transformers accepts `tqdm_class`)."""
+    from tqdm.auto import tqdm
+
+    class _Forward(tqdm):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs["disable"] = True  # no terminal output: the UI draws the bar
+            super().__init__(*args, **kwargs)
+            self._done = 0
+
+        def update(self, n: float | None = 1) -> bool | None:
+            self._done += int(n or 0)
+            progress(LoadProgress(model, "download", self._done, int(self.total or 0)))
+            return None
+
+    return _Forward
+
+
+def _shard_count(path: Path) -> int:
+    if (path / "model.safetensors.index.json").is_file() or (path / "pytorch_model.bin.index.json").is_file():
+        return len({p.name for p in path.glob("*.safetensors")} or {p.name for p in path.glob("*.bin")})
+    return 1
+
+
+def load_model(ref: str, options: LoadOptions, progress: Callable[[LoadProgress], None] | None = None) -> Any:
+    """Return an eval-mode model on its device; EngineError with one sentence when anything goes wrong."""
+    from tui.demo import resolve_model_ref
+
+    path = resolve_model_ref(ref)
+    emit = progress or (lambda _event: None)
+    try:
+        from transformers import AutoModelForCausalLM
+        from transformers.utils import logging as hf_logging
+
+        _register_our_architectures()
+        hf_logging.disable_progress_bar()
+        device = resolve_device(options.device)
+        dtype = resolve_dtype(options.dtype, device)
+        kwargs: dict[str, Any] = {
+            "dtype": dtype,
+            "trust_remote_code": options.trust_remote_code,
+            "local_files_only": options.local_files_only,
+        }
+        if progress is not None:
+            kwargs["tqdm_class"] = _progress_tqdm(ref, progress)
+        if options.quantization is not None:
+            kwargs["quantization_config"] = quantization_config(options.quantization, device)
+        accelerate = importlib.util.find_spec("accelerate") is not None
+        if device.type == "cuda" and accelerate:
+            # "auto" spreads a model over several GPUs (and CPU) when one is not enough.
+            kwargs["device_map"] = "auto" if options.device == "auto" else {"": device}
+        local = Path(path)
+        shards = _shard_count(local) if local.is_dir() else 1
+        emit(LoadProgress(ref, "load", 0, shards))
+        model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+        emit(LoadProgress(ref, "load", shards, shards))
+        if "device_map" not in kwargs and options.quantization is None:
+            emit(LoadProgress(ref, "move", 0, 1))
+            model.to(device)
+            emit(LoadProgress(ref, "move", 1, 1))
+        model.eval()
+        emit(LoadProgress(ref, "ready", 1, 1))
+        return model
+    except EngineError:
+        raise
+    except Exception as exc:
+        if is_cuda_oom(exc):
+            _free_cuda()
+        raise EngineError(explain_load_error(exc, ref)) from exc
+
+
+def is_cuda_oom(exc: BaseException) -> bool:
+    from tui.engine.errors import is_out_of_memory
+
+    return is_out_of_memory(exc)
+
+
+def _free_cuda() -> None:
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
