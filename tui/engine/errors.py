@@ -45,6 +45,7 @@ def explain_load_error(exc: BaseException, model: str) -> str:
         "RepositoryNotFoundError" in names
         or "is not a valid model identifier" in lowered
         or ("not a local folder" in lowered)
+        or ("repo id must be in the form" in lowered)
     ):
         return f"model {model} not found: check the name (or the directory path) in the preset"
     if (

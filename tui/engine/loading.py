@@ -112,11 +112,24 @@ def _shard_count(path: Path) -> int:
     return 1
 
 
+def _check_local(path: str) -> None:
+    """A path (not a hub id) that is missing or is no model directory gets its own sentence."""
+    local = Path(path).expanduser()
+    looks_like_path = path.startswith(("/", "./", "../", "~")) or local.exists()
+    if not looks_like_path:
+        return
+    if not local.is_dir():
+        raise EngineError(f"model directory {path} not found: check the path in the preset")
+    if not (local / "config.json").is_file():
+        raise EngineError(f"{path} is not a model directory (no config.json in it)")
+
+
 def load_model(ref: str, options: LoadOptions, progress: Callable[[LoadProgress], None] | None = None) -> Any:
     """Return an eval-mode model on its device; EngineError with one sentence when anything goes wrong."""
     from tui.demo import resolve_model_ref
 
     path = resolve_model_ref(ref)
+    _check_local(path)
     emit = progress or (lambda _event: None)
     try:
         from transformers import AutoModelForCausalLM
