@@ -17,6 +17,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--backend", choices=("local", "openai"), help="in-process model or a remote server")
     parser.add_argument("--base-url", help="OpenAI-compatible server URL for --backend openai")
+    parser.add_argument(
+        "--resume",
+        nargs="?",
+        type=int,
+        const=-1,
+        metavar="ID",
+        help="reopen the last saved conversation, or the one with this id (see `stablelm-tui sessions list`)",
+    )
     parser.set_defaults(func=run)
 
 

@@ -1,0 +1,34 @@
+"""Shared pieces of the Pilot tests: build the app on the demo preset with a scripted or real model host."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from tui.app.app import ChatApp
+from tui.app.core_services import CoreServices
+from tui.presets import load_settings
+
+
+def demo_services(host: Any) -> CoreServices:
+    return CoreServices(load_settings().preset("demo"), host)
+
+
+def make_app(host: Any, **kwargs: Any) -> ChatApp:
+    return ChatApp(demo_services(host), **kwargs)
+
+
+async def wait_for(pilot: Any, condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    """Let the app run until `condition()` holds (workers run in threads, so poll rather than sleep fixed)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError("timed out waiting for the app")
+        await pilot.pause(0.02)
+
+
+def screen_text(app: ChatApp) -> str:
+    """Everything the chat pane shows, as plain text."""
+    return "\n".join(str(v.query_one(".message-body").render()) for v in app.chat.views)

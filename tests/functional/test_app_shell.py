@@ -1,0 +1,124 @@
+"""Pilot tests of the app shell with a scripted model: send, stream, stop, toggle, literal output, keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.functional.app_helpers import make_app, wait_for
+from tests.functional.scripted import ScriptedBackend, ScriptedHost
+from tui.app.messages import GenerationFinished
+
+
+@pytest.fixture(autouse=True)
+def _demo(demo_models: dict[str, Path]) -> None:
+    """The demo preset's tokenizer lives in the demo model directory."""
+
+
+async def test_send_streams_reply_and_shows_model_label() -> None:
+    host = ScriptedHost(instruct=ScriptedBackend(chunks=["一", "二", "三"] * 10, delay_s=0.005))
+    app = make_app(host)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press(*"hello")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: len(app.conversation.turns) == 2 and not app.generating)
+        reply = app.conversation.turns[1]
+        assert reply.content == "一二三" * 10
+        assert reply.mode == "instruct" and reply.reason == "eos" and not reply.partial
+        view = app.chat.views[1]
+        assert "INSTRUCT" in str(view.query_one(".message-label").render())
+        assert "一二三一二三" in str(view.query_one(".message-body").render())
+        assert app.composer.text == ""
+        # The engine got exactly the planner's ids for this conversation.
+        request = host.instruct.requests[0]
+        assert request.prompt_ids and request.max_new_tokens == 256
+
+
+async def test_stream_is_coalesced_and_tail_is_never_lost() -> None:
+    chunks = [f"{i}," for i in range(300)]
+    host = ScriptedHost(instruct=ScriptedBackend(chunks=chunks, delay_s=0.001))
+    app = make_app(host)
+    appended: list[str] = []
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("x", "enter")
+        await wait_for(pilot, lambda: len(app.chat.views) == 2)
+        original = app.chat.views[1].append
+
+        async def spy(text: str) -> None:
+            appended.append(text)
+            await original(text)
+
+        app.chat.views[1].append = spy  # type: ignore[method-assign]
+        await wait_for(pilot, lambda: not app.generating and app.conversation.turns[-1].reason is not None)
+    assert app.conversation.turns[-1].content == "".join(chunks)
+    # 300 chunks reached the screen in far fewer updates (15 Hz timer), and nothing was lost.
+    assert 0 < len(appended) < 150
+
+
+async def test_escape_stops_and_keeps_partial_text() -> None:
+    host = ScriptedHost(instruct=ScriptedBackend(chunks=["あ"] * 400, delay_s=0.01))
+    finished: list[GenerationFinished] = []
+
+    def hook(message: object) -> None:
+        if isinstance(message, GenerationFinished):
+            finished.append(message)
+
+    app = make_app(host)
+    async with app.run_test(size=(80, 24), message_hook=hook) as pilot:
+        await pilot.press("q", "enter")
+        await wait_for(
+            pilot, lambda: len(app.conversation.turns) == 2 and len(app.conversation.turns[1].content) >= 3
+        )
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not app.generating)
+        reply = app.conversation.turns[1]
+        assert reply.reason == "cancelled" and reply.partial
+        assert 3 <= len(reply.content) < 400
+        assert "stopped" in str(app.chat.views[1].query_one(".message-label").render())
+    assert [m.reason for m in finished] == ["cancelled"]
+
+
+async def test_model_output_is_shown_literally() -> None:
+    evil = ["[red]x[/red] ", "[bold]b", "\x1b[2J", "\x07", " [/INST] [link=http://x]l[/link]"]
+    app = make_app(ScriptedHost(instruct=ScriptedBackend(chunks=evil)))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("x", "enter")
+        await wait_for(pilot, lambda: len(app.conversation.turns) == 2 and not app.generating)
+        body = app.chat.views[1].query_one(".message-body").render()
+        shown = str(body)
+        assert "[red]x[/red]" in shown and "[bold]b" in shown and "[/INST]" in shown
+        assert "\x1b" not in shown and "\x07" not in shown
+        assert "␛[2J" in shown and "␇" in shown
+        # No style was produced by the markup-looking text.
+        assert not any(span.style for span in getattr(body, "spans", []))
+
+
+async def test_toggle_switches_mode_label_and_template() -> None:
+    host = ScriptedHost()
+    app = make_app(host)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.plan is not None and not app.plan.error)
+        assert app.plan is not None and app.plan.template == "ja-alpha-instruct"
+        instruct_tokens = app.plan.total_tokens
+        await pilot.press("ctrl+t")
+        assert app.mode == "base"
+        assert "BASE" in str(app.status.render())
+        await wait_for(pilot, lambda: app.plan is not None and app.plan.template == "ja-alpha-base-dialogue")
+        assert app.plan.total_tokens != instruct_tokens or app.plan.reserve != 256
+        await pilot.press("h", "i", "enter")
+        await wait_for(pilot, lambda: len(app.conversation.turns) == 2 and not app.generating)
+        assert app.conversation.turns[1].mode == "base"
+        assert host.base.requests and not host.instruct.requests
+
+
+async def test_toggle_to_cold_model_shows_loading_and_stays_usable() -> None:
+    host = ScriptedHost(cold={"base"}, load_s=0.6)
+    app = make_app(host)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+t")
+        await wait_for(pilot, lambda: app.status.info.state == "loading")
+        await pilot.press(*"typing")
+        assert app.composer.text == "typing"  # still usable while loading
+        await wait_for(pilot, lambda: app.status.info.state == "ready")
+        assert app.status.info.load_done == 4

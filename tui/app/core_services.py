@@ -1,0 +1,158 @@
+"""CoreServices: the app's Services over the real planner (tui.context), tokenizer, templates and engine.
+
+One Planner per conversation keeps per-message id caches and the rolling anchor; it is not thread-safe, and the
+app plans from thread workers (a 1 MB paste must not block typing), so every use goes through one lock.
+Models are reached through a ModelHost (the engine's model pair: which models are resident, loading, and the
+Backend for each mode).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
+from typing import Any, Protocol, cast
+
+from tui.app.adapt import plan_view_from
+from tui.app.conversation import ModeName, TurnSnapshot
+from tui.app.planview import PlanView
+from tui.app.settings import ChatSettings
+from tui.presets import Preset
+
+
+class ModelHost(Protocol):
+    def device(self) -> str: ...
+
+    def is_resident(self, mode: ModeName) -> bool: ...
+
+    def ensure_loaded(self, mode: ModeName, progress: Callable[[Any], None]) -> None: ...
+
+    def backend(self, mode: ModeName) -> Any:
+        """An object with `stream(request, cancel)` and `reusable_prefix(ids)` (tui.engine's Backend)."""
+        ...
+
+
+class CoreServices:
+    def __init__(self, preset: Preset, host: ModelHost, *, backend_name: str = "local") -> None:
+        from tui.tokenizers import tokenizer_for_preset
+
+        self.preset = preset
+        self.preset_name = preset.name
+        self.backend_name = backend_name
+        self.context_window = preset.context_window
+        self.host = host
+        self.tokenizer = tokenizer_for_preset(preset)
+        self._lock = threading.Lock()
+        self._reloaders: dict[str, Any] = {}
+        self._planner: Any = None
+
+    # ----- simple facts -----
+    def device(self) -> str:
+        return self.host.device()
+
+    def is_resident(self, mode: ModeName) -> bool:
+        return self.host.is_resident(mode)
+
+    def ensure_loaded(self, mode: ModeName, on_progress: Callable[[Any], None]) -> None:
+        self.host.ensure_loaded(mode, on_progress)
+
+    def template_name(self, mode: ModeName, settings: ChatSettings) -> str:
+        return settings.template or self.preset.mode(mode).template
+
+    def pieces(self, token_ids: Sequence[int]) -> list[str]:
+        return [self.tokenizer.id_to_piece(int(i)) for i in token_ids]
+
+    def reset(self) -> None:
+        with self._lock:
+            if self._planner is not None:
+                self._planner.reset()
+
+    # ----- planning -----
+    def _template(self, name: str) -> Any:
+        from tui.templates import TemplateReloader
+
+        reloader = self._reloaders.get(name)
+        if reloader is None:
+            reloader = self._reloaders[name] = TemplateReloader(name)
+        return reloader
+
+    def _reserve(self, mode: ModeName, settings: ChatSettings) -> int:
+        return settings.max_new_tokens or self.preset.mode(mode).generation.max_new_tokens
+
+    def plan(
+        self,
+        turns: Sequence[TurnSnapshot],
+        draft: str,
+        mode: ModeName,
+        settings: ChatSettings,
+        *,
+        continuing: bool = False,
+        commit: bool = False,
+    ) -> PlanView:
+        from tui.context import Message, Planner, Policy
+
+        window = settings.window or self.preset.context_window
+        reserve = self._reserve(mode, settings)
+        if reserve >= window:
+            raise ValueError(f"max_new_tokens ({reserve}) must be smaller than the window ({window})")
+        # Continuing a base-mode reply: plan the conversation before it, then extend the prompt with the
+        # reply's own text, so the model picks up exactly where it stopped.
+        partial = turns[-1].content if continuing and turns else ""
+        planned = turns[:-1] if continuing and turns else turns
+        messages = [Message(t.role, t.content, t.pinned) for t in planned]
+        policy = cast("Policy", settings.policy)
+        with self._lock:
+            reloader = self._template(self.template_name(mode, settings))
+            template = reloader.current()
+            if self._planner is None:
+                self._planner = Planner(
+                    self.tokenizer, template, window=window, reserve=reserve, policy=policy
+                )
+            else:
+                self._planner.configure(window=window, reserve=reserve, policy=policy, template=template)
+            plan = self._planner.plan(messages, draft, commit=commit)
+            extra = tuple(self.tokenizer.encode(partial)) if partial else ()
+            template_error = reloader.error
+        reuse = 0
+        if self.host.is_resident(mode) and plan.ok:
+            try:
+                reuse = int(self.host.backend(mode).reusable_prefix(list(plan.token_ids) + list(extra)))
+            except Exception:
+                reuse = 0  # a backend that cannot tell (remote) reuses nothing we can show
+        view = plan_view_from(plan, reuse_tokens=reuse)
+        if extra:
+            view = replace(view, token_ids=view.token_ids + extra, prompt=view.prompt + partial)
+        if template_error:
+            view = replace(view, trim_log=(*view.trim_log, template_error))
+        return view
+
+    # ----- generation -----
+    def request_for(self, plan: PlanView, mode: ModeName, settings: ChatSettings) -> Any:
+        from tui.engine.request import GenerationRequest
+
+        spec = self.preset.mode(mode)
+        gen = spec.generation
+        eos = (
+            self.preset.eos_token_id if self.preset.eos_token_id is not None else self.tokenizer.eos_token_id
+        )
+        stops = tuple(dict.fromkeys((*plan.stop, *spec.stop)))
+        request = GenerationRequest(
+            prompt_ids=list(plan.token_ids),
+            max_new_tokens=self._reserve(mode, settings),
+            temperature=settings.temperature if settings.temperature is not None else gen.temperature,
+            top_p=settings.top_p if settings.top_p is not None else gen.top_p,
+            top_k=gen.top_k,
+            do_sample=gen.do_sample,
+            repetition_penalty=gen.repetition_penalty,
+            stop_strings=stops,
+            eos_token_id=eos,
+            prompt_text=plan.prompt,
+        )
+        request.validate()
+        return request
+
+    def stream(
+        self, plan: PlanView, mode: ModeName, settings: ChatSettings, cancel: threading.Event
+    ) -> Iterator[Any]:
+        request = self.request_for(plan, mode, settings)
+        return iter(self.host.backend(mode).stream(request, cancel))

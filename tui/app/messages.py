@@ -1,0 +1,59 @@
+"""Typed messages the workers post to the app (thread-safe) instead of touching widgets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.message import Message
+
+from tui.app.planview import PlanView
+
+
+class PlanReady(Message):
+    """A new plan for the meter, the inspector and the chat pane's dimming."""
+
+    def __init__(self, plan: PlanView, serial: int) -> None:
+        super().__init__()
+        self.plan = plan
+        self.serial = serial
+        """Plans are numbered when requested; a late answer to an older request is ignored."""
+
+
+class LoadProgressed(Message):
+    def __init__(self, mode: str, event: Any) -> None:
+        super().__init__()
+        self.mode = mode
+        self.event = event
+
+    def can_replace(self, message: Message) -> bool:
+        # A burst of progress events only needs the latest one drawn.
+        return isinstance(message, LoadProgressed) and message.mode == self.mode
+
+
+class ModelReady(Message):
+    def __init__(self, mode: str, error: str | None = None) -> None:
+        super().__init__()
+        self.mode = mode
+        self.error = error
+
+
+class GenerationStarted(Message):
+    """The prompt is planned and the engine is running; carries the plan actually sent."""
+
+    def __init__(self, plan: PlanView) -> None:
+        super().__init__()
+        self.plan = plan
+
+
+class GenerationFinished(Message):
+    """The stream ended (any reason). The app drains the chunk buffer before handling it."""
+
+    def __init__(
+        self, reason: str, stats: Any = None, error: str | None = None, text: str | None = None
+    ) -> None:
+        super().__init__()
+        self.reason = reason
+        self.stats = stats
+        self.error = error
+        self.text = text
+        """The engine's full reply text, when it sent one (authoritative over the streamed chunks)."""

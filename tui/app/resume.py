@@ -1,0 +1,38 @@
+"""Turn a stored conversation back into the app's Conversation, with a recorder that keeps saving to it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tui.app.conversation import Conversation, ModeName, Turn
+from tui.app.settings import ChatSettings
+from tui.recorder import ConversationRecorder
+from tui.store import SessionStore
+
+
+def restore(
+    store: SessionStore, conversation_id: int
+) -> tuple[Conversation, ConversationRecorder, ChatSettings, ModeName | None]:
+    stored = store.load(conversation_id)
+    recorder = ConversationRecorder(store, conversation_id=stored.id, settings=dict(stored.settings))
+    turns: list[Turn] = []
+    for local_id, message in enumerate(stored.messages):
+        role: Any = message.role
+        writer: Any = message.mode if message.mode in ("base", "instruct") else None
+        turns.append(
+            Turn(
+                role=role,
+                content=message.content,
+                mode=writer,
+                partial=message.partial,
+                reason=str(message.meta.get("reason")) if message.meta.get("reason") else None,
+                pinned=message.pinned,
+                local_id=local_id,
+                meta=dict(message.meta),
+            )
+        )
+        recorder.adopt(local_id, message.id)
+    settings = ChatSettings.from_dict(stored.settings)
+    mode_setting = stored.settings.get("mode")
+    active: ModeName | None = mode_setting if mode_setting in ("base", "instruct") else None
+    return Conversation(turns), recorder, settings, active

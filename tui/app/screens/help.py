@@ -1,0 +1,51 @@
+"""The help screen: every key of the chat screen, read from the live bindings (so a remapped key shows)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+EXTRA_KEYS = (
+    ("enter", "send the message"),
+    ("ctrl+j / alt+enter", "new line in the message (ctrl+j works in every terminal, over SSH and tmux)"),
+    ("↑ (empty input)", "edit your last message; Enter resends it, Esc cancels"),
+    ("tab / shift+tab", "move between the input, the chat and the inspector"),
+    ("ctrl+p", "command palette: every action by name"),
+)
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,f1,q", "dismiss", "Close", id="help.close"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold #ffd75f", no_wrap=True)
+        table.add_column()
+        for key, what in EXTRA_KEYS:
+            table.add_row(Text(key), Text(what))
+        for binding in self.app._bindings.key_to_bindings.values():
+            for b in binding:
+                if b.description:
+                    table.add_row(Text(self.app.get_key_display(b)), Text(b.description))
+        with VerticalScroll(id="help-body"):
+            yield Static("Keys (Esc closes)", classes="dialog-title")
+            yield Static(table)
+            yield Static(
+                Text(
+                    "The meter shows the planner's count: template+system, history, your draft and the "
+                    "reserve for the reply. Dimmed messages are no longer in the model's context.",
+                    style="dim",
+                )
+            )
+
+    def action_dismiss(self) -> None:  # type: ignore[override]
+        self.dismiss(None)

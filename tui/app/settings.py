@@ -1,0 +1,81 @@
+"""Per-conversation chat settings the settings dialog edits: sampling, context policy, template, window."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from tui.errors import UserError
+
+POLICIES: tuple[str, ...] = ("rolling", "middle", "summarize", "stop")
+
+
+@dataclass(frozen=True)
+class ChatSettings:
+    temperature: float | None = None
+    """None: the preset's value for the active mode."""
+    top_p: float | None = None
+    max_new_tokens: int | None = None
+    policy: str = "rolling"
+    template: str | None = None
+    """None: the active mode's own template (switches with ctrl+t); a name or path pins one template."""
+    window: int | None = None
+    """None: the preset's context window. Smaller is allowed (to test trimming); larger is refused."""
+    markdown: bool = False
+    """Render replies as Markdown instead of literal text."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ChatSettings:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        try:
+            return validate(cls(**known))
+        except (TypeError, UserError):
+            return cls()
+
+
+def validate(settings: ChatSettings, max_window: int | None = None) -> ChatSettings:
+    """Raise UserError naming the field when a value is out of range."""
+    if settings.temperature is not None and not 0.0 <= settings.temperature <= 5.0:
+        raise UserError("temperature must be between 0 and 5")
+    if settings.top_p is not None and not 0.0 < settings.top_p <= 1.0:
+        raise UserError("top_p must be in (0, 1]")
+    if settings.max_new_tokens is not None and not 1 <= settings.max_new_tokens <= 32768:
+        raise UserError("max_new_tokens must be between 1 and 32768")
+    if settings.policy not in POLICIES:
+        raise UserError(f"policy must be one of {', '.join(POLICIES)}")
+    if settings.window is not None:
+        if settings.window < 16:
+            raise UserError("window must be at least 16 tokens")
+        if max_window is not None and settings.window > max_window:
+            raise UserError(f"window cannot exceed the model's {max_window} tokens")
+    return settings
+
+
+def parse_form(values: dict[str, str], current: ChatSettings, max_window: int | None) -> ChatSettings:
+    """Turn the dialog's text fields into settings; blank means "the preset's default"."""
+
+    def number(name: str, kind: type) -> Any:
+        raw = values.get(name, "").strip()
+        if not raw:
+            return None
+        try:
+            return kind(raw)
+        except ValueError:
+            raise UserError(f"{name} must be a number, got {raw!r}") from None
+
+    template = values.get("template", "").strip() or None
+    return validate(
+        replace(
+            current,
+            temperature=number("temperature", float),
+            top_p=number("top_p", float),
+            max_new_tokens=number("max_new_tokens", int),
+            policy=values.get("policy", current.policy) or current.policy,
+            template=template,
+            window=number("window", int),
+        ),
+        max_window,
+    )

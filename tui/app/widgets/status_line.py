@@ -1,0 +1,75 @@
+"""The top status line: preset, mode (unmistakable), backend/device, model state, last reply's speed, VM info."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from rich.text import Text
+from textual.widgets import Static
+
+MODE_STYLES = {"base": "bold #000000 on #ffaf00", "instruct": "bold #ffffff on #005fd7"}
+
+
+@dataclass(frozen=True)
+class StatusInfo:
+    preset: str = ""
+    mode: str = "instruct"
+    backend: str = "local"
+    device: str = ""
+    state: str = "ready"
+    """ready | loading | generating | error"""
+    load_done: int = 0
+    load_total: int = 0
+    load_stage: str = ""
+    tokens_per_s: float | None = None
+    ttft_s: float | None = None
+    reused: int | None = None
+    vm: str = ""
+    save_error: str = ""
+
+
+def progress_bar(done: int, total: int, width: int = 10) -> str:
+    if total <= 0:
+        return "░" * width
+    cells = round(min(done, total) / total * width)
+    return "█" * cells + "░" * (width - cells)
+
+
+def render_status(info: StatusInfo) -> Text:
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append(f" {info.mode.upper()} ", style=MODE_STYLES.get(info.mode, "reverse"))
+    text.append(f" {info.preset} │ {info.backend}")
+    if info.device:
+        text.append(f" {info.device}")
+    text.append(" │ ")
+    if info.state == "loading":
+        text.append(
+            f"loading {progress_bar(info.load_done, info.load_total)} {info.load_stage}", style="#ffd75f"
+        )
+    elif info.state == "generating":
+        text.append("generating…", style="bold #87d787")
+    elif info.state == "error":
+        text.append("error", style="bold #ff5f5f")
+    else:
+        text.append("ready", style="#87d787")
+    if info.tokens_per_s is not None:
+        text.append(f" │ {info.tokens_per_s:.1f} tok/s")
+        if info.ttft_s is not None:
+            text.append(f" ttft {info.ttft_s:.2f}s")
+        if info.reused is not None:
+            text.append(f" reused {info.reused}")
+    if info.vm:
+        text.append(f" │ {info.vm}", style="#d7afff")
+    if info.save_error:
+        text.append(f" │ unsaved: {info.save_error}", style="bold #ff5f5f")
+    return text
+
+
+class StatusLine(Static):
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.info = StatusInfo()
+
+    def set(self, **changes: object) -> None:
+        self.info = replace(self.info, **changes)  # type: ignore[arg-type]
+        self.update(render_status(self.info))
