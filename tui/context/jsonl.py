@@ -19,8 +19,8 @@ def parse_jsonl(data: bytes, source: str) -> list[Message]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise UserError(f"{source}:{line}: not valid UTF-8 (byte {exc.start} of the file)") from None
+        bad_line = data[: exc.start].count(b"\n") + 1
+        raise UserError(f"{source}:{bad_line}: not valid UTF-8 (byte {exc.start} of the file)") from None
     text = text.removeprefix("\ufeff")  # a BOM from editors that add one
     messages: list[Message] = []
     for number, line in enumerate(text.splitlines(), start=1):

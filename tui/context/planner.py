@@ -256,7 +256,8 @@ def _plan(
             build.marker = _Piece("marker", None, None, text, caches.ids.encode(text))
             build.total += build.marker.n
 
-    build.truncate_newest()
+    if options.policy != "stop":  # stop refuses instead of cutting anything
+        build.truncate_newest()
 
     dropped = [p for p in build.pieces if p.status == "dropped"]
     if dropped:
