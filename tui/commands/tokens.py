@@ -86,8 +86,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         preset = load_settings().preset(args.preset)
         tokenizer = load_tokenizer(preset.tokenizer)
-        window = window or preset.context_window
-    window = window or 2048
+        if window is None:
+            window = preset.context_window
+    if window is None:
+        window = 2048  # a bare tokenizer has no window of its own; Japanese StableLM Alpha's
     if window <= 0:
         raise UserError(f"--window must be positive, got {window}")
 
