@@ -125,6 +125,7 @@ class _Build:
         self.options = options
         self.caches = caches
         self.log: list[str] = []
+        self.draft = draft
         encode = caches.ids.encode
         header, footer = template.header(), template.footer()
         self.header = _Piece("header", None, None, header, encode(header), protected=True)
@@ -180,9 +181,7 @@ class _Build:
         budget = self.options.budget
         if newest is None or self.total <= budget or newest.role is None:
             return
-        content = self.messages[newest.index].content if newest.index is not None else None
-        if content is None:  # the draft: recover its content from the piece we rendered
-            content = self._draft_content
+        content = self.messages[newest.index].content if newest.index is not None else self.draft
         allowed = budget - (self.total - newest.n)
         role = newest.role
         encode = self.tokenizer.encode
@@ -199,8 +198,6 @@ class _Build:
         newest.text, newest.ids, newest.status, newest.cut_chars = text, ids, "truncated", cut
         what = "the draft" if newest.kind == "draft" else f"message {newest.index}"
         self.log.append(f"truncated {what}: cut {cut} characters from its start to fit")
-
-    _draft_content: str = ""
 
 
 def _first_exchange(pieces: list[_Piece]) -> list[_Piece]:
@@ -230,7 +227,6 @@ def _plan(
     summaries: Mapping[str, str],
 ) -> ContextPlan:
     build = _Build(messages, draft, tokenizer, template, options, caches)
-    build._draft_content = draft
     budget = options.budget
     keep_from = max(0, min(keep_from, len(messages)))
     anchor = keep_from
