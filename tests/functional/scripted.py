@@ -97,3 +97,6 @@ class ScriptedHost:
 
     def backend(self, mode: str) -> ScriptedBackend:
         return self.base if mode == "base" else self.instruct
+
+    def reusable_prefix(self, mode: str, prompt_ids: list[int]) -> int:
+        return self.backend(mode).reusable_prefix(prompt_ids)

@@ -233,7 +233,7 @@ class ChatApp(App[int]):
         self.meter.show(plan)
         self.inspector.show(plan)
         if not plan.error:
-            self.chat.apply_statuses(plan.message_status, plan.first_kept)
+            self.chat.apply_statuses(plan.message_status)
 
     def on_text_area_changed(self, event: Composer.Changed) -> None:
         if event.text_area is self.composer:
@@ -533,7 +533,8 @@ class ChatApp(App[int]):
         self.schedule_plan(0)  # the other template re-plans at once
         if self.recorder is not None:
             self.recorder.update_settings(self.settings_record())
-        if not self.services.is_resident(self.mode):
+        # While a reply streams the engine may not swap models under it; the next send loads instead.
+        if not self.generating and not self.services.is_resident(self.mode):
             self._start_load(self.mode)
 
     def action_inspector(self) -> None:
@@ -602,7 +603,7 @@ class ChatApp(App[int]):
         if not self.generating:
             await self.chat.reset(self.conversation.turns)
             if self.plan is not None:
-                self.chat.apply_statuses(self.plan.message_status, self.plan.first_kept)
+                self.chat.apply_statuses(self.plan.message_status)
         self.notify("replies as Markdown" if self.chat.markdown else "replies as literal text", markup=False)
 
     def action_help(self) -> None:

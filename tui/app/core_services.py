@@ -28,7 +28,11 @@ class ModelHost(Protocol):
     def ensure_loaded(self, mode: ModeName, progress: Callable[[Any], None]) -> None: ...
 
     def backend(self, mode: ModeName) -> Any:
-        """An object with `stream(request, cancel)` and `reusable_prefix(ids)` (tui.engine's Backend)."""
+        """tui.engine's Backend for the mode (`stream(request, cancel)`), loading it if needed."""
+        ...
+
+    def reusable_prefix(self, mode: ModeName, prompt_ids: list[int]) -> int:
+        """Tokens the next call would reuse from the KV cache; never loads or switches a model."""
         ...
 
 
@@ -116,7 +120,7 @@ class CoreServices:
         reuse = 0
         if self.host.is_resident(mode) and plan.ok:
             try:
-                reuse = int(self.host.backend(mode).reusable_prefix(list(plan.token_ids) + list(extra)))
+                reuse = self.host.reusable_prefix(mode, list(plan.token_ids) + list(extra))
             except Exception:
                 reuse = 0  # a backend that cannot tell (remote) reuses nothing we can show
         view = plan_view_from(plan, reuse_tokens=reuse)

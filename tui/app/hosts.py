@@ -1,7 +1,7 @@
-"""Model hosts for CoreServices: which models are loaded, and the backend for each mode.
+"""The model host behind CoreServices: the engine's ModelPair (base + instruct residency) for the local backend.
 
-LocalHost keeps the preset's base and instruct models in-process (tui.engine.local.LocalBackend), loading each on
-first use; loads are serialised so a toggle and a send never load the same model twice.
+ModelPair reports load progress through one callback fixed at construction; PairHost forwards it to whichever
+worker is loading right now, so the status line draws the progress bar of the load the user is waiting for.
 """
 
 from __future__ import annotations
@@ -14,38 +14,47 @@ from tui.app.conversation import ModeName
 from tui.presets import Preset
 
 
-class LocalHost:
-    def __init__(self, preset: Preset, tokenizer: Any, *, device: str = "auto") -> None:
-        self.preset = preset
-        self.tokenizer = tokenizer
-        self.device_name = device
-        self._backends: dict[str, Any] = {}
+class PairHost:
+    def __init__(
+        self, preset: Preset, tokenizer: Any, *, device: str = "auto", residency: str = "auto"
+    ) -> None:
+        from tui.engine.loading import LoadOptions
+        from tui.engine.residency import ModelPair
+
+        self._callback: Callable[[Any], None] | None = None
         self._lock = threading.Lock()
+        self.pair = ModelPair(
+            {"base": preset.base.model, "instruct": preset.instruct.model},
+            tokenizer,
+            options=LoadOptions(device=device),
+            residency=residency,  # type: ignore[arg-type]
+            progress=self._forward,
+        )
+
+    def _forward(self, event: Any) -> None:
+        callback = self._callback
+        if callback is not None:
+            callback(event)
 
     def device(self) -> str:
-        for backend in self._backends.values():
-            return str(backend.device)
-        return self.device_name
+        return str(self.pair.device)
 
     def is_resident(self, mode: ModeName) -> bool:
-        return mode in self._backends
+        return mode in self.pair.loaded()
 
     def ensure_loaded(self, mode: ModeName, progress: Callable[[Any], None]) -> None:
-        if mode in self._backends:
-            return
         with self._lock:
-            if mode in self._backends:
-                return
-            from tui.engine.loading import LoadOptions
-            from tui.engine.local import LocalBackend
-
-            options = LoadOptions(device=self.device_name)
-            self._backends[mode] = LocalBackend.load(
-                self.preset.mode(mode).model, self.tokenizer, options, progress
-            )
+            self._callback = progress
+            try:
+                self.pair.toggle(mode)
+            finally:
+                self._callback = None
 
     def backend(self, mode: ModeName) -> Any:
-        try:
-            return self._backends[mode]
-        except KeyError:
-            raise RuntimeError(f"the {mode} model is not loaded") from None
+        return self.pair.backend(mode)
+
+    def reusable_prefix(self, mode: ModeName, prompt_ids: list[int]) -> int:
+        """Only the active model's cache counts; asking must never switch models (it is a preview)."""
+        if self.pair.active != mode:
+            return 0
+        return int(self.pair.backend(mode).reusable_prefix(prompt_ids))

@@ -11,13 +11,13 @@ from tui.presets import Preset
 
 def _services_for(preset: Preset, backend: str | None) -> Any:
     from tui.app.core_services import CoreServices
-    from tui.app.hosts import LocalHost
+    from tui.app.hosts import PairHost
     from tui.tokenizers import tokenizer_for_preset
 
     if backend == "openai":
         raise UserError("the OpenAI-compatible backend is not available in the TUI yet; use --backend local")
     # tokenizer_for_preset caches per spec: the host's detokenizer and the planner share one instance.
-    return CoreServices(preset, LocalHost(preset, tokenizer_for_preset(preset)), backend_name="local")
+    return CoreServices(preset, PairHost(preset, tokenizer_for_preset(preset)), backend_name="local")
 
 
 def _vm_status() -> Any:

@@ -61,14 +61,21 @@ class ChatPane(VerticalScroll):
         if follow:
             self.scroll_end(animate=False)
 
-    def apply_statuses(self, statuses: dict[int, str], first_kept: int | None) -> None:
-        """Dim the messages the plan leaves out and put the marker before the first one it keeps."""
+    def apply_statuses(self, statuses: dict[int, str]) -> None:
+        """Dim the messages the plan leaves out; the marker goes where the context resumes after a gap."""
         views = self.views
         for index, view in enumerate(views):
             view.set_context_status(statuses.get(index, "kept"))
-        dimmed = any(statuses.get(i, "kept") != "kept" for i in range(len(views)))
-        if dimmed and first_kept is not None and 0 < first_kept < len(views):
-            self._marker.display = True
-            self.move_child(self._marker, before=views[first_kept])
-        else:
+        resume = next(
+            (
+                i
+                for i in range(1, len(views))
+                if statuses.get(i, "kept") != "dropped" and statuses.get(i - 1, "kept") == "dropped"
+            ),
+            None,
+        )
+        if resume is None:
             self._marker.display = False
+        else:
+            self._marker.display = True
+            self.move_child(self._marker, before=views[resume])

@@ -1,0 +1,147 @@
+"""Pilot tests through the real demo models (tokenizer, templates, planner, engine; tiny random weights).
+
+Each test drives the app by keys as a user would and checks what the screen shows against the core's answers.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.functional.app_helpers import wait_for
+from tui.app.app import ChatApp
+from tui.app.core_services import CoreServices
+from tui.app.hosts import PairHost
+from tui.app.settings import ChatSettings
+from tui.presets import load_settings
+from tui.tokenizers import tokenizer_for_preset
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo_host(demo_models: dict[str, Path]) -> PairHost:
+    """One model pair for the module: loading is the slow part, and both demo models fit in memory."""
+    preset = load_settings().preset("demo")
+    return PairHost(preset, tokenizer_for_preset(preset), device="cpu", residency="both")
+
+
+def demo_app(host: PairHost, **kwargs: object) -> ChatApp:
+    preset = load_settings().preset("demo")
+    return ChatApp(CoreServices(preset, host), **kwargs)  # type: ignore[arg-type]
+
+
+async def send(pilot: object, app: ChatApp, text: str) -> None:
+    app.composer.load_text(text)
+    await pilot.press("enter")  # type: ignore[attr-defined]
+    await wait_for(pilot, lambda: not app.generating and app.conversation.turns[-1].reason is not None, 120)
+
+
+async def test_send_and_stream_then_stop_keeps_partial(demo_host: PairHost) -> None:
+    app = demo_app(demo_host, settings=ChatSettings(max_new_tokens=60))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await send(pilot, app, "こんにちは")
+        reply = app.conversation.turns[1]
+        assert reply.role == "assistant" and reply.mode == "instruct"
+        assert reply.reason in ("eos", "length", "stop")
+        shown = str(app.chat.views[1].query_one(".message-body").render())
+        assert shown.strip() and app.status.info.tokens_per_s is not None
+        # A long reply, stopped mid-way with Esc: the partial text stays on screen.
+        app.chat_settings = ChatSettings(max_new_tokens=1500, window=2048)
+        app.composer.load_text("もっと長く")
+        await pilot.press("enter")
+        await wait_for(
+            pilot,
+            lambda: len(app.conversation.turns) == 4 and len(app.conversation.turns[3].content) > 5,
+            120,
+        )
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not app.generating, 60)
+        stopped = app.conversation.turns[3]
+        if stopped.reason != "eos":  # a random model may end on its own first; then there was nothing to stop
+            assert stopped.reason == "cancelled" and stopped.partial and stopped.content
+            assert "stopped" in str(app.chat.views[3].query_one(".message-label").render())
+
+
+async def test_toggle_changes_label_template_and_meter(demo_host: PairHost) -> None:
+    app = demo_app(demo_host, mode="base", settings=ChatSettings(max_new_tokens=20))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await send(pilot, app, "日本の首都は")
+        await wait_for(pilot, lambda: app.plan is not None and app.plan.template == "ja-alpha-base-dialogue")
+        base_plan = app.plan
+        assert "BASE" in str(app.status.render())
+        await pilot.press("ctrl+t")
+        assert "INSTRUCT" in str(app.status.render())
+        await wait_for(pilot, lambda: app.plan is not None and app.plan.template == "ja-alpha-instruct")
+        assert app.plan is not None and base_plan is not None
+        assert app.plan.total_tokens != base_plan.total_tokens
+        assert str(app.plan.used) in str(app.meter.render())
+        await send(pilot, app, "続けて")
+        labels = [str(v.query_one(".message-label").render()) for v in app.chat.views]
+        assert "BASE" in labels[1] and "INSTRUCT" in labels[3]
+
+
+async def test_inspector_matches_context_command(demo_host: PairHost, tmp_path: Path) -> None:
+    app = demo_app(demo_host, settings=ChatSettings(max_new_tokens=16))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await send(pilot, app, "一つ目の質問です。")
+        await pilot.press("ctrl+o")
+        await wait_for(
+            pilot, lambda: app.plan is not None and not app.plan.draft_tokens and app.inspector.display
+        )
+        conv = tmp_path / "conv.jsonl"
+        conv.write_text(
+            "".join(
+                json.dumps({"role": t.role, "content": t.content}, ensure_ascii=False) + "\n"
+                for t in app.conversation.turns
+            ),
+            encoding="utf-8",
+        )
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tui",
+                "context",
+                "--preset",
+                "demo",
+                "--conversation",
+                str(conv),
+                "--max-new-tokens",
+                "16",
+                "--json",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+        expected = json.loads(out.stdout)
+        plan = app.plan
+        assert plan is not None
+        assert plan.total_tokens == expected["total_tokens"] and plan.window == expected["window"]
+        assert [s.tokens for s in plan.segments] == [s["tokens"] for s in expected["segments"]]
+        summary = str(app.inspector.query_one("#inspector-summary").render())
+        assert f"prompt {expected['total_tokens']}" in summary and f"window {expected['window']}" in summary
+        table = app.inspector.query_one("DataTable")
+        assert table.row_count == len(expected["segments"])  # type: ignore[attr-defined]
+
+
+async def test_overflow_dims_oldest_messages(demo_host: PairHost) -> None:
+    app = demo_app(demo_host, settings=ChatSettings(max_new_tokens=8, window=120))
+    async with app.run_test(size=(80, 24)) as pilot:
+        for i in range(4):
+            await send(pilot, app, f"メッセージ{i} " + "長い文章です。" * 4)
+        await wait_for(pilot, lambda: app.plan is not None and bool(app.plan.dropped_messages))
+        views = app.chat.views
+        assert views[0].has_class("-dropped")
+        newest_user = app.conversation.last_index("user")
+        assert newest_user is not None and not views[newest_user].has_class("-dropped")  # never dropped
+        assert "not in context" in str(views[0].query_one(".message-label").render())
+        marker = app.chat.query_one(".context-marker")
+        assert marker.display
+        assert app.plan is not None and app.plan.trim_log
