@@ -1,0 +1,193 @@
+"""`stablelm-tui generate`: one reply, streamed to stdout, through the same planner, template and engine as the TUI."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+STATS_KEYS = ("ttft_s", "new_tokens", "tokens_per_s", "prefill_tokens", "reused_tokens", "model", "device")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "generate",
+        help="generate one reply to a prompt or a conversation, streamed to stdout",
+        description="Plan the prompt like the chat does (template, context window, rolling trim), generate "
+        "one reply and stream it to stdout as it is produced. Same seed and settings give the same text "
+        "on the local backend.",
+    )
+    parser.add_argument("--preset", help="model preset (default: the default preset)")
+    parser.add_argument("--mode", choices=("base", "instruct"), default="instruct", help="default: instruct")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--prompt", metavar="TEXT", help="the user's message")
+    source.add_argument(
+        "--conversation",
+        metavar="FILE",
+        help='conversation JSONL (one {"role", "content"} per line; - = stdin); the reply continues it',
+    )
+    parser.add_argument("--max-new-tokens", type=int, metavar="N", help="default: the preset's")
+    parser.add_argument("--seed", type=int, metavar="N", help="sampling seed (default: random)")
+    parser.add_argument("--temperature", type=float, metavar="T", help="default: the preset's")
+    parser.add_argument("--top-p", type=float, metavar="P", help="default: the preset's")
+    parser.add_argument(
+        "--backend", choices=("local", "openai"), help="default: openai if the preset names a server"
+    )
+    parser.add_argument(
+        "--base-url", metavar="URL", help="OpenAI-compatible server (implies --backend openai)"
+    )
+    parser.add_argument(
+        "--remote-model", metavar="NAME", help="served model name (default: the only one listed)"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=120.0,
+        metavar="S",
+        help="remote: longest wait for the next chunk (120)",
+    )
+    parser.add_argument("--device", default="auto", help="local: auto, cpu, cuda, cuda:1... (default auto)")
+    parser.add_argument("--quantize", choices=("int8", "int4"), help="local: weight-only quantization (GPU)")
+    parser.add_argument(
+        "--stats", action="store_true", help="print one JSON line of figures on stderr at the end"
+    )
+    parser.set_defaults(func=run)
+
+
+def _read_messages(name: str) -> list[Any]:
+    from tui.context.jsonl import parse_jsonl
+    from tui.errors import UserError
+
+    try:
+        data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+    except FileNotFoundError:
+        raise UserError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise UserError(f"{name}: is a directory, not a conversation file") from None
+    except OSError as exc:
+        raise UserError(f"{name}: cannot read: {exc.strerror or exc}") from None
+    return parse_jsonl(data, "stdin" if name == "-" else name)
+
+
+def _trust(preset: Any, model_ref: str) -> bool:
+    """trust_remote_code only when the preset asks for it AND the user confirmed this code (tui.trust)."""
+    if not preset.trust_remote_code:
+        return False
+    from tui.demo import resolve_model_ref
+    from tui.errors import UserError
+    from tui.trust import check_remote_code
+
+    path = Path(resolve_model_ref(model_ref)).expanduser()
+    if not path.is_dir():
+        try:
+            from huggingface_hub import snapshot_download
+
+            path = Path(snapshot_download(model_ref, local_files_only=True))
+        except Exception:
+            raise UserError(
+                f"{model_ref} needs its own code (trust_remote_code): download it first "
+                f"(`hf download {model_ref}`) so its .py files can be reviewed and confirmed"
+            ) from None
+    return check_remote_code(model_ref, path, True)
+
+
+def _backend(args: argparse.Namespace, preset: Any, spec: Any, tokenizer: Any) -> Any:
+    base_url = args.base_url or preset.remote_base_url
+    kind = args.backend or ("openai" if base_url else "local")
+    if kind == "openai":
+        from tui.engine.remote import OpenAIBackend, RemoteConfig
+        from tui.errors import UserError
+
+        if not base_url:
+            raise UserError("--backend openai needs --base-url URL (or remote_base_url in the preset)")
+        if args.timeout <= 0:
+            raise UserError(f"--timeout must be positive, got {args.timeout}")
+        config = RemoteConfig(
+            base_url=base_url,
+            model=args.remote_model or preset.remote_model,
+            api_key_env=preset.remote_api_key_env,
+            read_timeout_s=args.timeout,
+        )
+        return OpenAIBackend(config, tokenizer)
+    from tui.engine.loading import LoadOptions
+    from tui.engine.local import LocalBackend
+
+    options = LoadOptions(
+        device=args.device, quantization=args.quantize, trust_remote_code=_trust(preset, spec.model)
+    )
+    return LocalBackend.load(spec.model, tokenizer, options)
+
+
+def run(args: argparse.Namespace) -> int:
+    import threading
+
+    from tui.context import plan_context
+    from tui.engine.errors import EngineError
+    from tui.engine.events import Finished, TextChunk
+    from tui.engine.request import GenerationRequest
+    from tui.errors import UserError
+    from tui.presets import load_settings
+    from tui.sanitize import neutralize
+    from tui.templates import load_template
+    from tui.tokenizers import tokenizer_for_preset
+
+    preset = load_settings().preset(args.preset)
+    spec = preset.mode(args.mode)
+    gen = spec.generation
+    max_new = args.max_new_tokens if args.max_new_tokens is not None else gen.max_new_tokens
+    if not 0 < max_new < preset.context_window:
+        raise UserError(f"--max-new-tokens must be between 1 and {preset.context_window - 1}, got {max_new}")
+    tokenizer = tokenizer_for_preset(preset)
+    template = load_template(spec.template)
+    messages = _read_messages(args.conversation) if args.conversation is not None else []
+    plan = plan_context(
+        messages,
+        tokenizer=tokenizer,
+        template=template,
+        window=preset.context_window,
+        reserve=max_new,
+        draft=args.prompt or "",
+    )
+    plan.require_ok()
+    eos = preset.eos_token_id if preset.eos_token_id is not None else tokenizer.eos_token_id
+    request = GenerationRequest(
+        prompt_ids=list(plan.token_ids),
+        max_new_tokens=max_new,
+        temperature=args.temperature if args.temperature is not None else gen.temperature,
+        top_p=args.top_p if args.top_p is not None else gen.top_p,
+        top_k=gen.top_k,
+        do_sample=gen.do_sample,
+        repetition_penalty=gen.repetition_penalty,
+        seed=args.seed,
+        stop_strings=tuple(dict.fromkeys((*plan.stop, *spec.stop))),
+        eos_token_id=eos,
+        prompt_text=plan.prompt,
+    )
+    request.validate()
+    try:
+        backend = _backend(args, preset, spec, tokenizer)
+    except EngineError as exc:
+        print(f"stablelm-tui: error: {exc}", file=sys.stderr)
+        return 1
+    # Model text may carry escape sequences: make them visible on a terminal, keep them exact in a pipe.
+    show = neutralize if sys.stdout.isatty() else (lambda text: text)
+    finished: Finished | None = None
+    for event in backend.stream(request, threading.Event()):
+        if isinstance(event, TextChunk):
+            sys.stdout.write(show(event.text))
+            sys.stdout.flush()
+        elif isinstance(event, Finished):
+            finished = event
+    if sys.stdout.isatty():
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+    assert finished is not None
+    if args.stats:
+        stats = finished.stats.as_dict()
+        print(json.dumps({k: stats[k] for k in STATS_KEYS}, ensure_ascii=False), file=sys.stderr)
+    if finished.reason == "error":
+        print(f"stablelm-tui: error: {finished.error}", file=sys.stderr)
+        return 1
+    return 0
