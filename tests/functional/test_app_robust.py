@@ -1,0 +1,148 @@
+"""Pilot tests: autosave and resume, editing the last message, a 1 MB paste, and random key sequences."""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+import pytest
+from textual import events
+
+from tests.functional.app_helpers import demo_services, make_app, wait_for
+from tests.functional.scripted import ScriptedBackend, ScriptedHost
+from tui.app.app import ChatApp
+from tui.app.resume import restore
+from tui.recorder import ConversationRecorder
+from tui.store import SessionStore
+
+
+@pytest.fixture(autouse=True)
+def _demo(demo_models: dict[str, Path]) -> None:
+    """The demo preset's tokenizer lives in the demo model directory."""
+
+
+async def test_autosave_partial_then_complete_and_resume(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path / "s.sqlite3")
+    recorder = ConversationRecorder(store)
+    host = ScriptedHost(instruct=ScriptedBackend(chunks=["ね"] * 300, delay_s=0.01))
+    app = make_app(host, recorder=recorder, store=store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press(*"save me", "enter")
+        await wait_for(pilot, lambda: len(app.conversation.turns) == 2)
+        cid = recorder.conversation_id
+        assert cid is not None
+        # Mid-stream (within a second of the first text): the reply is in the database, marked partial.
+        await wait_for(pilot, lambda: store.load(cid).messages[1].content != "", 1.5)
+        assert app.generating
+        mid = store.load(cid).messages
+        assert [m.role for m in mid] == ["user", "assistant"] and mid[1].partial
+        await wait_for(pilot, lambda: not app.generating)
+    done = store.load(cid).messages
+    assert done[0].content == "save me" and done[1].content == "ね" * 300 and not done[1].partial
+    assert done[1].mode == "instruct"
+
+    conversation, recorder2, _settings, _mode = restore(store, cid)
+    app2 = ChatApp(demo_services(ScriptedHost()), conversation=conversation, recorder=recorder2, store=store)
+    async with app2.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.2)
+        assert len(app2.chat.views) == 2
+        assert "ねね" in str(app2.chat.views[1].query_one(".message-body").render())
+        await pilot.press(*"more", "enter")
+        await wait_for(pilot, lambda: len(app2.conversation.turns) == 4 and not app2.generating)
+    assert len(store.load(cid).messages) == 4
+    store.close()
+
+
+async def test_save_now_keeps_streaming_reply_as_partial(tmp_path: Path) -> None:
+    """What SIGHUP/SIGTERM run before exiting: the reply so far is written, marked partial."""
+    store = SessionStore(tmp_path / "s.sqlite3")
+    recorder = ConversationRecorder(store, partial_interval_s=60)
+    app = make_app(
+        ScriptedHost(instruct=ScriptedBackend(chunks=["x"] * 500, delay_s=0.01)), recorder=recorder
+    )
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("q", "enter")
+        await wait_for(
+            pilot, lambda: len(app.conversation.turns) == 2 and len(app.conversation.turns[1].content) > 10
+        )
+        app._exit_on_signal(15)
+        saved = store.load(recorder.conversation_id or 0).messages[1]
+        assert saved.partial and len(saved.content) > 10
+    store.close()
+
+
+async def test_up_arrow_edits_last_user_message() -> None:
+    host = ScriptedHost()
+    app = make_app(host)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press(*"first", "enter")
+        await wait_for(pilot, lambda: len(app.conversation.turns) == 2 and not app.generating)
+        await pilot.press("up")
+        assert app.composer.text == "first"
+        await pilot.press("end", *"!", "enter")
+        await wait_for(pilot, lambda: len(host.instruct.requests) == 2 and not app.generating)
+        assert app.conversation.turns[0].content == "first!"
+        assert len(app.conversation.turns) == 2 and len(app.chat.views) == 2
+
+
+async def test_ctrl_j_inserts_newline_enter_sends() -> None:
+    app = make_app(ScriptedHost())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("a", "ctrl+j", "b")
+        assert app.composer.text == "a\nb" and not app.conversation.turns
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: len(app.conversation.turns) == 2 and not app.generating)
+        assert app.conversation.turns[0].content == "a\nb"
+
+
+async def test_one_megabyte_paste_stays_responsive() -> None:
+    app = make_app(ScriptedHost())
+    big = ("日本語のテキスト。" * 12) + "\n"
+    text = big * (1_000_000 // len(big.encode()))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.plan is not None)
+        app.composer.post_message(events.Paste(text))
+        await pilot.pause(0.05)
+        started = time.perf_counter()
+        await pilot.press("Z")
+        # The keystroke lands while the planner works on the paste in its thread.
+        assert app.composer.text.endswith("Z")
+        assert time.perf_counter() - started < 1.0
+        # The rolling policy truncates the draft to fit, and the meter says so before sending.
+        await wait_for(
+            pilot,
+            lambda: (
+                app.plan is not None
+                and any(s.kind == "draft" and s.status == "truncated" for s in app.plan.segments)
+            ),
+            60,
+        )
+        assert app.plan is not None and app.plan.used <= app.plan.window
+        assert "⚠" in str(app.meter.render()) and "truncates" in str(app.meter.render())
+
+
+async def test_random_keys_never_kill_the_app() -> None:
+    rng = random.Random(5)
+    keys = [
+        "a", "あ", "enter", "escape", "ctrl+t", "ctrl+o", "ctrl+r", "ctrl+g", "ctrl+n", "f1", "f3", "f8",
+        "up", "down", "tab", "shift+tab", "ctrl+j", "backspace", "[", "]", "f9", "pageup",
+    ]  # fmt: skip
+    app = make_app(ScriptedHost(instruct=ScriptedBackend(delay_s=0.002), base=ScriptedBackend(delay_s=0.002)))
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(300):
+            await pilot.press(rng.choice(keys))
+        await pilot.pause(0.2)
+        assert app.is_running
+        # Back to the chat screen and still working.
+        while len(app.screen_stack) > 1:
+            app.pop_screen()
+        await pilot.pause(0.1)
+        app.composer.focus()
+        n = len(app.conversation.turns)
+        if app.generating:
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: not app.generating)
+            n = len(app.conversation.turns)
+        await pilot.press("o", "k", "enter")
+        await wait_for(pilot, lambda: len(app.conversation.turns) >= n + 2 and not app.generating)
