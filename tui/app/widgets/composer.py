@@ -1,7 +1,8 @@
-"""The multi-line input: Enter sends, ctrl+j / alt+enter / shift+enter insert a newline.
+"""The multi-line input: Enter sends, ctrl+j inserts a newline (alt+enter / shift+enter too, where they arrive).
 
-Over SSH inside tmux a terminal sends Enter as CR and ctrl+j as LF, so ctrl+j always arrives as its own key;
-alt+enter (ESC CR) arrives too in most terminals; shift+enter only where the terminal reports it.
+Over SSH inside tmux a terminal sends Enter as CR and ctrl+j as LF, so ctrl+j always arrives as its own key
+(tests/tmux/tui_keys.sh checks it). alt+enter reaches Textual 8 as plain "enter" through tmux (checked with a
+key logger), and shift+enter only where the terminal reports modified keys, so neither is the documented key.
 Up-arrow in an empty input asks the app to edit the last user message.
 """
 

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Run the real app in a real terminal (tmux, 80x24) and drive it by keys, outside Textual's test harness.
+# Proves the keys arrive over a pty the way they do over SSH: Enter sends, ctrl+j inserts a newline, ctrl+t
+# toggles, ctrl+o opens the inspector, F1/F3 open help/settings, Esc closes, Up edits the last message, and
+# SIGTERM saves the conversation before exiting.
+# Usage: tests/tmux/tui_keys.sh [path/to/stablelm-tui]   (exit 0 = every check passed)
+set -euo pipefail
+
+APP=${1:-.venv/bin/stablelm-tui}
+SESSION="stui-keys-$$"
+WORK=$(mktemp -d)
+export STABLELM_TUI_DATA_DIR="$WORK/data" STABLELM_TUI_CONFIG_DIR="$WORK/config"
+FAILED=0
+
+# shellcheck disable=SC2329  # invoked by the EXIT trap
+cleanup() { tmux kill-session -t "$SESSION" 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+screen() { tmux capture-pane -p -t "$SESSION"; }
+
+# wait_for TEXT [SECONDS]: poll the screen until TEXT shows up.
+wait_for() {
+    local text=$1 limit=${2:-30} waited=0
+    until screen | grep -qF -- "$text"; do
+        sleep 0.2
+        waited=$((waited + 1))
+        if ((waited > limit * 5)); then return 1; fi
+    done
+}
+
+check() {
+    local name=$1; shift
+    if "$@"; then echo "PASS $name"; else echo "FAIL $name"; FAILED=1; screen | sed 's/^/    | /'; fi
+}
+
+tmux new-session -d -s "$SESSION" -x 80 -y 24 \
+    "STABLELM_TUI_DATA_DIR='$STABLELM_TUI_DATA_DIR' STABLELM_TUI_CONFIG_DIR='$STABLELM_TUI_CONFIG_DIR' \
+     '$APP' chat --preset demo; echo \"APP-EXIT \$?\"; sleep 30"
+check "starts and loads the demo model" wait_for "ready" 90
+
+tmux send-keys -t "$SESSION" "first line"
+tmux send-keys -t "$SESSION" C-j
+tmux send-keys -t "$SESSION" "second line"
+check "ctrl+j inserts a newline (nothing sent)" bash -c "! tmux capture-pane -p -t $SESSION | grep -qF 'assistant ·'"
+tmux send-keys -t "$SESSION" Enter
+check "Enter sends; the reply is labelled INSTRUCT" wait_for "assistant · INSTRUCT" 60
+check "the message kept its two lines" bash -c "tmux capture-pane -p -t $SESSION | grep -A1 -F 'first line' | grep -qF 'second line'"
+wait_for "ready" 60 || true
+
+tmux send-keys -t "$SESSION" C-t
+check "ctrl+t switches to BASE" wait_for " BASE " 30
+tmux send-keys -t "$SESSION" C-t
+check "ctrl+t switches back to INSTRUCT" wait_for " INSTRUCT " 30
+
+tmux send-keys -t "$SESSION" C-o
+check "ctrl+o opens the inspector" wait_for "Context inspector" 10
+tmux send-keys -t "$SESSION" C-o
+check "ctrl+o closes it" bash -c "sleep 0.5; ! tmux capture-pane -p -t $SESSION | grep -qF 'Context inspector'"
+
+tmux send-keys -t "$SESSION" F1
+check "F1 opens help" wait_for "Keys (Esc closes)" 10
+tmux send-keys -t "$SESSION" Escape
+check "Esc closes help" bash -c "sleep 0.5; ! tmux capture-pane -p -t $SESSION | grep -qF 'Keys (Esc closes)'"
+
+tmux send-keys -t "$SESSION" F3
+check "F3 opens settings" wait_for "Settings (blank" 10
+tmux send-keys -t "$SESSION" Escape
+sleep 0.5
+
+tmux send-keys -t "$SESSION" Up
+check "Up in the empty input edits the last message" wait_for "editing your last message" 10
+tmux send-keys -t "$SESSION" Escape
+
+# SIGTERM (spot preemption, shutdown) in the middle of a reply: the app saves and exits cleanly.
+sleep 0.5
+tmux send-keys -t "$SESSION" "please write a long answer" Enter
+wait_for "generating" 20 || true
+PANE_PID=$(tmux display-message -p -t "$SESSION" '#{pane_pid}')
+APP_PID=$(pgrep -P "$PANE_PID" -f "chat --preset demo" | head -1)
+kill -TERM "$APP_PID"
+check "SIGTERM exits with status 0" wait_for "APP-EXIT 0" 20
+SAVED=$("$APP" sessions list --json)
+check "the conversation was saved, the cut reply too" bash -c "echo '$SAVED' | grep -q '\"messages\": 4'"
+
+exit "$FAILED"
