@@ -22,6 +22,8 @@ class ScriptedBackend:
     name: str = "scripted"
     requests: list[Any] = field(default_factory=list)
     fail_with: Exception | None = None
+    fixed_stats: bool = False
+    """Report the same speed every run (snapshots must not change with the machine's load)."""
 
     def reusable_prefix(self, prompt_ids: list[int]) -> int:
         if not self.requests:
@@ -59,7 +61,7 @@ class ScriptedBackend:
         yield Finished(text, reason, self._stats(start, len(text)))  # type: ignore[arg-type]
 
     def _stats(self, start: float, n: int) -> GenerationStats:
-        elapsed = max(time.monotonic() - start, 1e-6)
+        elapsed = 1.0 if self.fixed_stats else max(time.monotonic() - start, 1e-6)
         return GenerationStats(
             ttft_s=0.01,
             new_tokens=n,

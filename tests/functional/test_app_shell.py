@@ -122,3 +122,25 @@ async def test_toggle_to_cold_model_shows_loading_and_stays_usable() -> None:
         assert app.composer.text == "typing"  # still usable while loading
         await wait_for(pilot, lambda: app.status.info.state == "ready")
         assert app.status.info.load_done == 4
+
+
+async def test_command_palette_runs_chat_actions() -> None:
+    app = make_app(ScriptedHost())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.2)
+        await pilot.press(*"switch base")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.mode == "base")
+
+
+async def test_key_bar_shows_every_binding_at_80_columns() -> None:
+    app = make_app(ScriptedHost())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.2)
+        shown = str(app.query_one("#keys").render())
+        for label in ("Stop", "Mode", "Inspect", "Regen", "New", "Settings", "Sessions", "Copy", "Help", "Quit",
+                      "Newline", "Palette"):  # fmt: skip
+            assert label in shown, label
+        assert all(len(line) <= 78 for line in shown.splitlines())

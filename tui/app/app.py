@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
+from functools import partial
 from typing import Any, ClassVar
 
 from textual import work
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from tui.app.coalesce import ChunkBuffer
@@ -60,19 +62,21 @@ class ChatApp(App[int]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # noqa: RUF012  (Textual declares it mutable)
     # Every key has an id so a user keymap can remap it (App.set_keymap / update_keymap).
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "stop", "Stop", id="chat.stop"),
-        Binding("ctrl+t", "toggle_mode", "Mode", id="chat.toggle"),
-        Binding("ctrl+o", "inspector", "Inspect", id="chat.inspector"),
-        Binding("ctrl+r", "regenerate", "Regen", id="chat.regenerate"),
-        Binding("ctrl+g", "continue_reply", "Cont", id="chat.continue"),
-        Binding("ctrl+n", "new_conversation", "New", id="chat.new"),
-        Binding("f3", "settings", "Settings", id="chat.settings"),
-        Binding("f4", "sessions", "Sessions", id="chat.sessions"),
-        Binding("f5", "switch_preset", "Preset", id="chat.preset"),
-        Binding("f9", "copy_reply", "Copy", id="chat.copy"),
-        Binding("f8", "toggle_markdown", "MD", id="chat.markdown"),
-        Binding("f1", "help", "Help", id="chat.help"),
-        Binding("ctrl+q", "quit", "Quit", id="chat.quit", priority=True),
+        Binding("escape", "stop", "Stop", id="chat.stop", tooltip="stop the reply (the partial text stays)"),
+        Binding("ctrl+t", "toggle_mode", "Mode", id="chat.toggle", tooltip="switch base / instruct model"),
+        Binding("ctrl+o", "inspector", "Inspect", id="chat.inspector", tooltip="context inspector on/off"),
+        Binding("ctrl+r", "regenerate", "Regen", id="chat.regenerate", tooltip="regenerate the last reply"),
+        Binding("ctrl+g", "continue_reply", "Cont", id="chat.continue", tooltip="continue the reply (base)"),
+        Binding("ctrl+n", "new_conversation", "New", id="chat.new", tooltip="new conversation"),
+        Binding(
+            "f3", "settings", "Settings", id="chat.settings", tooltip="sampling, policy, template, window"
+        ),
+        Binding("f4", "sessions", "Sessions", id="chat.sessions", tooltip="reopen a saved conversation"),
+        Binding("f5", "switch_preset", "Preset", id="chat.preset", tooltip="switch model preset"),
+        Binding("f9", "copy_reply", "Copy", id="chat.copy", tooltip="copy the last reply (OSC 52)"),
+        Binding("f8", "toggle_markdown", "MD", id="chat.markdown", tooltip="replies as Markdown / literal"),
+        Binding("f1", "help", "Help", id="chat.help", tooltip="this help"),
+        Binding("ctrl+q", "quit", "Quit", id="chat.quit", priority=True, tooltip="save and quit"),
     ]
 
     def __init__(
@@ -165,6 +169,17 @@ class ChatApp(App[int]):
         self.schedule_plan(0)
         if not self.services.is_resident(self.mode):
             self._start_load(self.mode)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """The command palette (ctrl+p) lists every chat action by name, beside Textual's own commands."""
+        yield from super().get_system_commands(screen)
+        for binding in self.BINDINGS:
+            assert isinstance(binding, Binding)
+            if binding.action in ("quit",) or not self.check_action(binding.action, ()):
+                continue
+            yield SystemCommand(
+                binding.tooltip.capitalize(), f"key: {binding.key}", partial(self.run_action, binding.action)
+            )
 
     def _refresh_status_base(self) -> None:
         self.status.set(

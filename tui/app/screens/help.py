@@ -14,7 +14,7 @@ from textual.widgets import Static
 
 EXTRA_KEYS = (
     ("enter", "send the message"),
-    ("ctrl+j / alt+enter", "new line in the message (ctrl+j works in every terminal, over SSH and tmux)"),
+    ("ctrl+j", "new line in the message (works in every terminal, over SSH and in tmux)"),
     ("↑ (empty input)", "edit your last message; Enter resends it, Esc cancels"),
     ("tab / shift+tab", "move between the input, the chat and the inspector"),
     ("ctrl+p", "command palette: every action by name"),
@@ -35,7 +35,7 @@ class HelpScreen(ModalScreen[None]):
         for binding in self.app._bindings.key_to_bindings.values():
             for b in binding:
                 if b.description:
-                    table.add_row(Text(self.app.get_key_display(b)), Text(b.description))
+                    table.add_row(Text(self.app.get_key_display(b)), Text(b.tooltip or b.description))
         with VerticalScroll(id="help-body"):
             yield Static("Keys (Esc closes)", classes="dialog-title")
             yield Static(table)
