@@ -260,7 +260,12 @@ def test_down_asks_first_and_keeps_the_vm_on_no(cloud: FakeCloud, listed: Path) 
             return 0
 
     prompts: list[str] = []
-    ctx = Context(runner=Recorder(), confirm=lambda text: prompts.append(text) or False)
+
+    def say_no(text: str) -> bool:
+        prompts.append(text)
+        return False
+
+    ctx = Context(runner=Recorder(), confirm=say_no)
     assert main(["down"], ctx) == 0
     assert "boot disk" in prompts[0]
     assert not [c for c in calls if "delete" in c]

@@ -90,8 +90,10 @@ def box(tmp_path: Path) -> Box:
     return b
 
 
-def run_minutes(box: Box, minutes: int, start: int = T0, **kwargs: str) -> list[tuple[int, list[str]]]:
-    return [(m, box.tick(start + m * MINUTE, **kwargs)) for m in range(minutes + 1)]
+def run_minutes(
+    box: Box, minutes: int, start: int = T0, *, who: str = "", gpu: str = "0", ss: str = ""
+) -> list[tuple[int, list[str]]]:
+    return [(m, box.tick(start + m * MINUTE, who=who, gpu=gpu, ss=ss)) for m in range(minutes + 1)]
 
 
 def test_shuts_down_after_the_whole_idle_period(box: Box) -> None:
