@@ -136,6 +136,8 @@ def cmd_up(args: argparse.Namespace, ctx: Context) -> int:
     gcloud.parse_duration(args.max_run_duration)
     if not 5 <= args.idle_minutes <= 24 * 60:
         raise VmError("--idle-minutes must be between 5 and 1440")
+    if args.disk_gb is not None and not 50 <= args.disk_gb <= 65536:
+        raise VmError("--disk-gb must be at least 50 (two 7B models, the venv and the OS need about 45 GB)")
     if not 0 <= args.gpu_busy_percent <= 100:
         raise VmError("--gpu-busy-percent must be between 0 and 100")
     repo = args.repo or (ctx.git_origin or _local_git_origin)()
@@ -184,6 +186,10 @@ def cmd_up(args: argparse.Namespace, ctx: Context) -> int:
             _report_up(ctx, name, zone, args, hourly, table)
             return 0
         last_error = result.stderr.strip()
+        if "already exists" in result.stderr:
+            raise VmError(
+                f"{name} already exists ({zone}): `vm ssh` to use it, `vm down` to delete it, or pick another --name"
+            )
         if not gcloud.is_stockout(result.stderr):
             raise VmError(
                 f"creating {name} in {zone} failed: {last_error.splitlines()[-1] if last_error else '?'}"
@@ -222,29 +228,36 @@ def _our_instances(args: argparse.Namespace, ctx: Context) -> list[Instance]:
     return parse_list(result.stdout)
 
 
-def _target(args: argparse.Namespace, ctx: Context) -> tuple[str, str]:
-    """The (name, zone) to act on: the flags when both are given, else the one labelled VM that matches."""
+def _target(args: argparse.Namespace, ctx: Context) -> tuple[str, str, str | None]:
+    """(name, zone, state) to act on: the flags when both are given (state unknown), else the one labelled VM
+    that matches."""
     if args.name:
         gcloud.check_name(args.name)
     if args.name and args.zone:
-        return args.name, args.zone
+        return args.name, args.zone, None
     found = [i for i in _our_instances(args, ctx) if not args.name or i.name == args.name]
     if ctx.runner.dry_run and not found:
         ctx.say("NAME and ZONE below come from the list above")
-        return args.name or "NAME", "ZONE"
+        return args.name or "NAME", "ZONE", None
     if not found:
         raise VmError(f"no VM {'named ' + args.name + ' ' if args.name else ''}with our label: nothing to do")
     if len(found) > 1:
         names = ", ".join(f"{i.name} ({i.zone})" for i in found)
         raise VmError(f"several VMs match ({names}): pass --name")
-    return found[0].name, found[0].zone
+    return found[0].name, found[0].zone, found[0].status
 
 
 # --- ssh / down / status ------------------------------------------------------------------------------
 
 
 def cmd_ssh(args: argparse.Namespace, ctx: Context) -> int:
-    name, zone = _target(args, ctx)
+    name, zone, state = _target(args, ctx)
+    if state is not None and state != "RUNNING":
+        project = f" --project={args.project}" if args.project else ""
+        raise VmError(
+            f"{name} is {state}: start it with `gcloud compute instances start {name} --zone={zone}{project}` "
+            "(the startup script runs again), or `vm down` and `vm up`"
+        )
     remote = None if args.shell else gcloud.SESSION_COMMAND
     return ctx.runner.interactive(gcloud.ssh_command(name, zone, args.project, remote=remote))
 
@@ -256,7 +269,7 @@ def cmd_down(args: argparse.Namespace, ctx: Context) -> int:
             ctx.say("no VM with our label: nothing to delete")
             return 0
     else:
-        targets = [_target(args, ctx)]
+        targets = [_target(args, ctx)[:2]]
     for name, zone in targets:
         if not (args.yes or ctx.runner.dry_run):
             ask = ctx.confirm or _ask

@@ -43,6 +43,10 @@ if words[:3] == ["compute", "instances", "create"]:
               + "' does not have enough resources available to fulfill the request. "
               "'(resource type:compute)'. ZONE_RESOURCE_POOL_EXHAUSTED", file=sys.stderr)
         sys.exit(1)
+    if os.environ.get("FAKE_EXISTS"):
+        print("ERROR: (gcloud.compute.instances.create) Could not fetch resource:\\n - The resource "
+              "'projects/p/zones/" + zone + "/instances/" + words[3] + "' already exists", file=sys.stderr)
+        sys.exit(1)
     print("[]")
 elif words[:3] == ["compute", "accelerator-types", "list"]:
     print("\\n".join(os.environ.get("FAKE_ZONES", "").split(",")))
@@ -302,6 +306,20 @@ def test_ssh_opens_the_tmux_session(cloud: FakeCloud, listed: Path) -> None:
     ]
 
 
+def test_ssh_to_a_stopped_vm_says_how_to_start_it(cloud: FakeCloud, listed: Path) -> None:
+    listed.write_text(listed.read_text().replace('"RUNNING"', '"TERMINATED"'))
+    done = cloud.vm("ssh", FAKE_LIST=str(listed))
+    assert done.returncode == 2
+    assert "gcloud compute instances start stablelm-tui-t4 --zone=asia-northeast1-a" in done.stderr
+    assert not [c for c in cloud.calls() if c[:2] == ["compute", "ssh"]]
+
+
+def test_an_existing_vm_is_not_retried_elsewhere(cloud: FakeCloud) -> None:
+    done = cloud.vm("up", "--zones", "us-central1-a,us-central1-b", "--repo", "r", FAKE_EXISTS="1")
+    assert done.returncode == 2 and "already exists" in done.stderr and "vm down" in done.stderr
+    assert len(cloud.creates()) == 1
+
+
 def test_status_shows_uptime_cost_and_time_left(cloud: FakeCloud, listed: Path) -> None:
     done = cloud.vm("status", FAKE_LIST=str(listed))
     assert done.returncode == 0, done.stderr
@@ -349,7 +367,7 @@ def test_parse_duration_rejects(text: str) -> None:
 
 def test_bad_input_is_one_line_not_a_traceback(cloud: FakeCloud) -> None:
     for args in (["up", "--max-run-duration", "forever", "--repo", "r"], ["up", "--name", "Bad_Name", "--repo", "r"],
-                 ["up", "--idle-minutes", "1", "--repo", "r"]):  # fmt: skip
+                 ["up", "--idle-minutes", "1", "--repo", "r"], ["up", "--disk-gb", "20", "--repo", "r"]):  # fmt: skip
         done = cloud.vm(*args)
         assert done.returncode == 2 and done.stderr.startswith("vm: error: "), done.stderr
     assert cloud.creates() == []
