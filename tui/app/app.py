@@ -18,6 +18,7 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
@@ -241,7 +242,10 @@ class ChatApp(App[int]):
     def on_plan_ready(self, message: PlanReady) -> None:
         if message.serial != self._plan_serial:
             return  # an older request answered late
-        self._show_plan(message.plan)
+        try:
+            self._show_plan(message.plan)
+        except NoMatches:
+            pass  # the answer came while the app was closing and its widgets are gone
 
     def _show_plan(self, plan: PlanView) -> None:
         self.plan = plan

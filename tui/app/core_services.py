@@ -150,6 +150,7 @@ class CoreServices:
             repetition_penalty=gen.repetition_penalty,
             stop_strings=stops,
             eos_token_id=eos,
+            seed=settings.seed,
             prompt_text=plan.prompt,
         )
         request.validate()

@@ -9,7 +9,7 @@ from tui.errors import UserError
 from tui.presets import Preset
 
 
-def _services_for(preset: Preset, backend: str | None) -> Any:
+def _services_for(preset: Preset, backend: str | None, device: str = "auto") -> Any:
     from tui.app.core_services import CoreServices
     from tui.app.hosts import PairHost
     from tui.tokenizers import tokenizer_for_preset
@@ -17,7 +17,9 @@ def _services_for(preset: Preset, backend: str | None) -> Any:
     if backend == "openai":
         raise UserError("the OpenAI-compatible backend is not available in the TUI yet; use --backend local")
     # tokenizer_for_preset caches per spec: the host's detokenizer and the planner share one instance.
-    return CoreServices(preset, PairHost(preset, tokenizer_for_preset(preset)), backend_name="local")
+    return CoreServices(
+        preset, PairHost(preset, tokenizer_for_preset(preset), device=device), backend_name="local"
+    )
 
 
 def _vm_status() -> Any:
@@ -41,9 +43,10 @@ def launch(args: argparse.Namespace, preset: Preset) -> int:
 
     settings = load_settings()
     backend = getattr(args, "backend", None)
-    services = _services_for(preset, backend)
+    device = getattr(args, "device", None) or "auto"
+    services = _services_for(preset, backend, device)
     mode: ModeName = "base" if getattr(args, "mode", None) == "base" else "instruct"
-    chat_settings = ChatSettings()
+    chat_settings = ChatSettings(seed=getattr(args, "seed", None))
     conversation = Conversation()
     store: SessionStore | None = None
     recorder: ConversationRecorder | None = None
@@ -66,7 +69,7 @@ def launch(args: argparse.Namespace, preset: Preset) -> int:
         recorder = ConversationRecorder(store, settings={"preset": preset.name, "mode": mode})
 
     def factory(name: str) -> Any:
-        return _services_for(settings.preset(name), backend)
+        return _services_for(settings.preset(name), backend, device)
 
     app = ChatApp(
         services,

@@ -23,6 +23,8 @@ class ChatSettings:
     """None: the preset's context window. Smaller is allowed (to test trimming); larger is refused."""
     markdown: bool = False
     """Render replies as Markdown instead of literal text."""
+    seed: int | None = None
+    """Sampling seed (None: random); with the same seed and prompt the local backend repeats its reply."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

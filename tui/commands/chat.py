@@ -17,6 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--backend", choices=("local", "openai"), help="in-process model or a remote server")
     parser.add_argument("--base-url", help="OpenAI-compatible server URL for --backend openai")
+    parser.add_argument("--device", default="auto", help="local: auto, cpu, cuda, cuda:1... (default auto)")
+    parser.add_argument("--seed", type=int, metavar="N", help="sampling seed (default: random)")
     parser.add_argument(
         "--resume",
         nargs="?",

@@ -1,0 +1,146 @@
+"""TUI streaming benchmark: keypress-to-screen latency while a reply streams, and TUI stream time vs `generate`.
+
+1. Latency: while the demo model streams a long reply into the chat, a key is typed into the input every
+   100 ms; each sample is the time from posting the key event to the first frame the compositor produces after
+   the input changed (Pilot's headless driver runs the same compositor as a terminal, minus the write).
+2. Ratio: the time from pressing Enter to the reply being complete on screen (1,000 tokens, fixed seed)
+   divided by `stablelm-tui generate`'s own stream time (ttft + decode) for the same prompt, seed and settings.
+
+Run: .venv/bin/python bench/bench_tui_stream.py [--device cpu|cuda] [--tokens 1000] [--repeats 3] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+PROMPT = "日本の四季について詳しく説明してください。"
+SEED = 1234
+
+
+def _app(device: str, tokens: int) -> Any:
+    from tui.app.app import ChatApp
+    from tui.app.core_services import CoreServices
+    from tui.app.hosts import PairHost
+    from tui.app.settings import ChatSettings
+    from tui.presets import load_settings
+    from tui.tokenizers import tokenizer_for_preset
+
+    preset = load_settings().preset("demo")
+    host = PairHost(preset, tokenizer_for_preset(preset), device=device, residency="both")
+    settings = ChatSettings(max_new_tokens=tokens, seed=SEED)
+    return ChatApp(CoreServices(preset, host), settings=settings)
+
+
+async def _wait(pilot: Any, condition: Any, timeout: float = 600) -> None:
+    deadline = time.perf_counter() + timeout
+    while not condition():
+        if time.perf_counter() > deadline:
+            raise TimeoutError("the app did not get there in time")
+        await asyncio.sleep(0.001)
+
+
+async def tui_run(device: str, tokens: int, latency: bool) -> dict[str, Any]:
+    from textual import events
+
+    app = _app(device, tokens)
+    samples: list[float] = []
+    frames: list[float] = []
+    original_display = app._display
+
+    def display(screen: Any, renderable: Any) -> None:
+        # The headless driver writes nothing, but the compositor still hands each frame here.
+        if renderable is not None:
+            frames.append(time.perf_counter())
+        original_display(screen, renderable)
+
+    app._display = display  # type: ignore[method-assign]
+    async with app.run_test(size=(80, 24)) as pilot:
+        # Load the model first: the comparison is about streaming, not loading.
+        await _wait(pilot, lambda: app.services.is_resident("instruct") and app.plan is not None)
+        await pilot.pause(0.1)
+        app.composer.load_text(PROMPT)
+        started = time.perf_counter()
+        await pilot.press("enter")
+        await _wait(pilot, lambda: len(app.conversation.turns) == 2)
+        if latency:
+            await _wait(pilot, lambda: len(app.conversation.turns[1].content) > 0)
+            while app.generating:
+                before = app.composer.text
+                t0 = time.perf_counter()
+                app.composer.post_message(events.Key("x", "x"))
+                await _wait(pilot, lambda before=before: app.composer.text != before, 10)  # type: ignore[misc]
+                changed = time.perf_counter()
+                # The first frame drawn after the input changed is when the character is on screen.
+                await _wait(pilot, lambda changed=changed: bool(frames) and frames[-1] >= changed, 10)  # type: ignore[misc]
+                samples.append(next(f for f in frames if f >= changed) - t0)
+                await asyncio.sleep(0.1)
+        await _wait(pilot, lambda: not app.generating)
+        elapsed = time.perf_counter() - started
+        reply = app.conversation.turns[1]
+        stats = reply.meta.get("stats", {})
+    return {
+        "seconds": elapsed,
+        "new_tokens": stats.get("new_tokens"),
+        "reason": reply.reason,
+        "latency": samples,
+    }
+
+
+def generate_run(device: str, tokens: int) -> dict[str, Any]:
+    exe = Path(sys.executable).with_name("stablelm-tui")
+    cmd = [str(exe), "generate", "--preset", "demo", "--prompt", PROMPT, "--max-new-tokens", str(tokens)]
+    cmd += ["--seed", str(SEED), "--stats", "--device", device]
+    result = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=900)
+    stats = json.loads(result.stderr.strip().splitlines()[-1])
+    decode = (stats["new_tokens"] - 1) / stats["tokens_per_s"] if stats["tokens_per_s"] else 0.0
+    return {"seconds": stats["ttft_s"] + decode, "new_tokens": stats["new_tokens"]}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--tokens", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+
+    from tui.demo import ensure_demo_models
+
+    ensure_demo_models()
+    latency = asyncio.run(tui_run(args.device, args.tokens, latency=True))["latency"]
+    tui = [asyncio.run(tui_run(args.device, args.tokens, latency=False)) for _ in range(args.repeats)]
+    gen = [generate_run(args.device, args.tokens) for _ in range(args.repeats)]
+    tui_s = statistics.median(r["seconds"] for r in tui)
+    gen_s = statistics.median(r["seconds"] for r in gen)
+    ms = sorted(x * 1000 for x in latency)
+    result = {
+        "device": args.device,
+        "latency_samples": len(ms),
+        "latency_median_ms": round(statistics.median(ms), 2) if ms else None,
+        "latency_p95_ms": round(ms[int(0.95 * (len(ms) - 1))], 2) if ms else None,
+        "latency_max_ms": round(ms[-1], 2) if ms else None,
+        "tui_seconds": round(tui_s, 3),
+        "generate_seconds": round(gen_s, 3),
+        "ratio": round(tui_s / gen_s, 3) if gen_s else None,
+        "tui_tokens": [r["new_tokens"] for r in tui],
+        "generate_tokens": [r["new_tokens"] for r in gen],
+        "tui_reasons": [r["reason"] for r in tui],
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key:20} {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
