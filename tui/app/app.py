@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable
+from contextlib import suppress
 from dataclasses import replace
 from functools import partial
 from typing import Any, ClassVar
@@ -242,10 +243,9 @@ class ChatApp(App[int]):
     def on_plan_ready(self, message: PlanReady) -> None:
         if message.serial != self._plan_serial:
             return  # an older request answered late
-        try:
+        # An answer may land while the app is closing and its widgets are gone.
+        with suppress(NoMatches):
             self._show_plan(message.plan)
-        except NoMatches:
-            pass  # the answer came while the app was closing and its widgets are gone
 
     def _show_plan(self, plan: PlanView) -> None:
         self.plan = plan
