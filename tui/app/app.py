@@ -23,12 +23,15 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from tui.app.autosave import Autosave
 from tui.app.coalesce import ChunkBuffer
 from tui.app.conversation import Conversation, ModeName, Turn, TurnSnapshot
+from tui.app.dialogs import open_preset_picker, open_sessions, open_settings
 from tui.app.messages import GenerationFinished, GenerationStarted, LoadProgressed, ModelReady, PlanReady
 from tui.app.planview import PlanView
 from tui.app.services import Services
 from tui.app.settings import ChatSettings
+from tui.app.streaming import pump_reply
 from tui.app.widgets.chat_pane import ChatPane
 from tui.app.widgets.composer import Composer
 from tui.app.widgets.inspector import Inspector
@@ -36,7 +39,6 @@ from tui.app.widgets.key_bar import KeyBar
 from tui.app.widgets.message_view import MessageView
 from tui.app.widgets.meter import TokenMeter
 from tui.app.widgets.status_line import StatusLine
-from tui.engine.events import Finished, LoadProgress, TextChunk
 
 FLUSH_HZ = 15
 PLAN_DEBOUNCE_S = 0.03
@@ -101,7 +103,7 @@ class ChatApp(App[int]):
         self.mode: ModeName = mode
         self.chat_settings = settings or ChatSettings()
         self.conversation = conversation or Conversation()
-        self.recorder = recorder
+        self.autosave = Autosave(recorder)
         self.store = store
         self.services_factory = services_factory
         self.preset_names = preset_names
@@ -158,7 +160,7 @@ class ChatApp(App[int]):
         self.inspector.display = False
         self.inspector.pieces = self._pieces
         self.chat.markdown = self.chat_settings.markdown
-        self._refresh_status_base()
+        self.refresh_status_base()
         if self.conversation.turns:
             await self.chat.reset(self.conversation.turns)
         self.set_interval(1 / FLUSH_HZ, self._drain)
@@ -170,7 +172,7 @@ class ChatApp(App[int]):
             self._install_signal_handlers()
         self.schedule_plan(0)
         if not self.services.is_resident(self.mode):
-            self._start_load(self.mode)
+            self.start_load(self.mode)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """The command palette (ctrl+p) lists every chat action by name, beside Textual's own commands."""
@@ -183,7 +185,7 @@ class ChatApp(App[int]):
                 binding.tooltip.capitalize(), f"key: {binding.key}", partial(self.run_action, binding.action)
             )
 
-    def _refresh_status_base(self) -> None:
+    def refresh_status_base(self) -> None:
         self.status.set(
             preset=self.services.preset_name,
             mode=self.mode,
@@ -259,7 +261,7 @@ class ChatApp(App[int]):
             self.schedule_plan()
 
     # ----- model loading ----------------------------------------------------------------------------------
-    def _start_load(self, mode: ModeName) -> None:
+    def start_load(self, mode: ModeName) -> None:
         if mode in self._loading:
             return
         self._loading.add(mode)
@@ -353,29 +355,9 @@ class ChatApp(App[int]):
         buffer: ChunkBuffer,
         continuing: bool,
     ) -> None:
-        services = self.services
-        try:
-            services.ensure_loaded(mode, self._progress_poster(mode))
-            plan = services.plan(turns, "", mode, settings, continuing=continuing, commit=True)
-            if plan.error or plan.over_by:
-                reason = plan.error or f"over by {plan.over_by} tokens (policy 'stop' refuses to send)"
-                self.post_message(GenerationStarted(plan))
-                self.post_message(GenerationFinished("refused", error=reason))
-                return
-            self.post_message(GenerationStarted(plan))
-            for event in services.stream(plan, mode, settings, cancel):
-                if isinstance(event, TextChunk):
-                    buffer.append(event.text)
-                elif isinstance(event, Finished):
-                    self.post_message(GenerationFinished(event.reason, event.stats, event.error, event.text))
-                    return
-                elif isinstance(event, LoadProgress):
-                    self.post_message(LoadProgressed(mode, event))
-        except Exception as exc:
-            # EngineError/UserError carry a one-sentence message; anything else is a bug, shown by name.
-            self.post_message(GenerationFinished("error", error=str(exc) or type(exc).__name__))
-            return
-        self.post_message(GenerationFinished("error", error="the engine stopped without finishing the reply"))
+        pump_reply(
+            self.services, turns, mode, settings, cancel, buffer, self.post_message, continuing=continuing
+        )
 
     def on_generation_started(self, message: GenerationStarted) -> None:
         self._awaiting_model = False
@@ -396,9 +378,8 @@ class ChatApp(App[int]):
             await self._reply_view.append(text)
             if follow:
                 self.chat.scroll_end(animate=False)
-        if self.recorder is not None and turn.local_id is not None:
-            self.recorder.progress(turn.local_id, turn.content)
-            self._show_save_state()
+        self.autosave.progress(turn)
+        self._show_save_state()
         now = time.monotonic()
         if now - self._last_stream_plan >= STREAM_REPLAN_S:
             self._last_stream_plan = now
@@ -435,12 +416,8 @@ class ChatApp(App[int]):
             meta["error"] = message.error
             self.notify(message.error, title="generation", severity="error", markup=False, timeout=10)
         turn.meta.update(meta)
-        if self.recorder is not None and turn.local_id is not None:
-            if turn.partial:
-                self._save_partial(turn)
-            else:
-                self.recorder.finish(turn.local_id, turn.content, meta)
-            self._show_save_state()
+        self.autosave.finish(turn, meta)
+        self._show_save_state()
         self.status.set(state="loading" if self._loading else "ready")
         self.schedule_plan(0)
 
@@ -449,7 +426,7 @@ class ChatApp(App[int]):
             return  # a continued reply keeps what it had
         if turn in self.conversation.turns:
             index = self.conversation.turns.index(turn)
-            self._delete_stored(self.conversation.truncate(index))
+            self.autosave.delete(self.conversation.truncate(index))
         if view is not None:
             await view.remove()
 
@@ -465,44 +442,19 @@ class ChatApp(App[int]):
 
     # ----- persistence ------------------------------------------------------------------------------------
     def _record_new(self, turn: Turn) -> None:
-        if self.recorder is None:
-            return
-        turn.local_id = self.recorder.add(
-            turn.role, turn.content, mode=turn.mode, partial=turn.partial, pinned=turn.pinned
-        )
+        self.autosave.new_turn(turn)
         self._show_save_state()
 
-    def _save_partial(self, turn: Turn) -> None:
-        """Write a partial reply now (the recorder otherwise throttles partial writes)."""
-        if self.recorder is None or turn.local_id is None:
-            return
-        interval = self.recorder.partial_interval_s
-        self.recorder.partial_interval_s = 0.0
-        try:
-            self.recorder.progress(turn.local_id, turn.content)
-        finally:
-            self.recorder.partial_interval_s = interval
-
-    def _delete_stored(self, turns: list[Turn]) -> None:
-        if self.recorder is None:
-            return
-        deleter = getattr(self.recorder, "delete", None)
-        for turn in turns:
-            if turn.local_id is not None and deleter is not None:
-                deleter(turn.local_id)
-
     def _show_save_state(self) -> None:
-        if self.recorder is not None:
-            self.status.set(save_error=self.recorder.last_error or "")
+        self.status.set(save_error=self.autosave.error)
 
     def save_now(self) -> None:
         """Save everything, the streaming reply as a partial; used on quit and on SIGHUP/SIGTERM."""
         turn = self._reply_turn
         if turn is not None:
             turn.content += self._buffer.drain()
-            self._save_partial(turn)
-        if self.recorder is not None:
-            self.recorder.flush()
+            self.autosave.partial_now(turn)
+        self.autosave.flush()
 
     def _install_signal_handlers(self) -> None:
         """SIGHUP (the SSH link dropped) and SIGTERM (spot preemption, shutdown): save, then exit cleanly."""
@@ -519,7 +471,7 @@ class ChatApp(App[int]):
         self.exit(0)
 
     async def _drop_from(self, index: int) -> None:
-        self._delete_stored(self.conversation.truncate(index))
+        self.autosave.delete(self.conversation.truncate(index))
         self.services.reset()  # the rolling anchor may point past the new end
         await self.chat.remove_from(index)
 
@@ -550,11 +502,10 @@ class ChatApp(App[int]):
         self.status.set(mode=self.mode)
         self.refresh_bindings()
         self.schedule_plan(0)  # the other template re-plans at once
-        if self.recorder is not None:
-            self.recorder.update_settings(self.settings_record())
+        self.autosave.update_settings(self.settings_record())
         # While a reply streams the engine may not swap models under it; the next send loads instead.
         if not self.generating and not self.services.is_resident(self.mode):
-            self._start_load(self.mode)
+            self.start_load(self.mode)
 
     def action_inspector(self) -> None:
         inspector = self.inspector
@@ -594,16 +545,15 @@ class ChatApp(App[int]):
         self.conversation = Conversation()
         self.services.reset()
         self._editing = None
-        if self.recorder is not None:
-            self.recorder = type(self.recorder)(self.recorder.store, settings=self.settings_record())
+        self.autosave = self.autosave.fresh(self.settings_record())
         await self.chat.reset([])
         self.composer.clear()
         self.schedule_plan(0)
 
-    async def load_conversation(self, conversation: Conversation, recorder: Any) -> None:
+    async def load_conversation(self, conversation: Conversation, autosave: Autosave) -> None:
         self.services.reset()
         self.conversation = conversation
-        self.recorder = recorder
+        self.autosave = autosave
         self._editing = None
         await self.chat.reset(conversation.turns)
         self.schedule_plan(0)
@@ -631,70 +581,13 @@ class ChatApp(App[int]):
         self.push_screen(HelpScreen())
 
     def action_settings(self) -> None:
-        from tui.app.screens.settings import SettingsScreen
-
-        def apply(result: ChatSettings | None) -> None:
-            if result is None:
-                return
-            self.chat_settings = result
-            if self.recorder is not None:
-                self.recorder.update_settings(self.settings_record())
-            self.schedule_plan(0)
-
-        self.push_screen(
-            SettingsScreen(
-                self.chat_settings,
-                max_window=self.services.context_window,
-                active_template=self.services.template_name(self.mode, self.chat_settings),
-            ),
-            apply,
-        )
+        open_settings(self)
 
     def action_sessions(self) -> None:
-        if self.store is None:
-            return
-        from tui.app.screens.sessions import SessionPicker
-
-        async def chosen(conversation_id: int | None) -> None:
-            if conversation_id is None:
-                return
-            if self.generating:
-                self.notify("stop the reply first (Esc)", markup=False)
-                return
-            from tui.app.resume import restore
-
-            self.save_now()
-            conversation, recorder, settings, mode = restore(self.store, conversation_id)
-            self.chat_settings = settings
-            if mode is not None:
-                self.mode = mode
-                self.status.set(mode=mode)
-            await self.load_conversation(conversation, recorder)
-
-        self.push_screen(SessionPicker(self.store), chosen)
+        open_sessions(self)
 
     def action_switch_preset(self) -> None:
-        if not (self.services_factory and self.preset_names):
-            return
-        from tui.app.screens.presets import PresetPicker
-
-        def chosen(name: str | None) -> None:
-            if name is None or self.services_factory is None:
-                return
-            if self.generating:
-                self.notify("stop the reply first (Esc)", markup=False)
-                return
-            try:
-                self.services = self.services_factory(name)
-            except Exception as exc:
-                self.notify(str(exc), title="preset", severity="error", markup=False)
-                return
-            self._refresh_status_base()
-            self.schedule_plan(0)
-            if not self.services.is_resident(self.mode):
-                self._start_load(self.mode)
-
-        self.push_screen(PresetPicker(self.preset_names, self.services.preset_name), chosen)
+        open_preset_picker(self)
 
     async def on_composer_edit_last(self, message: Composer.EditLast) -> None:
         if self.generating:

@@ -1,0 +1,71 @@
+"""The app's side of saving: turns go to the ConversationRecorder as they happen (or nowhere without a store)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tui.app.conversation import Turn
+
+
+class Autosave:
+    def __init__(self, recorder: Any = None) -> None:
+        self.recorder = recorder
+        """A tui.recorder.ConversationRecorder, or None when sessions are not saved."""
+
+    @property
+    def error(self) -> str:
+        return (self.recorder.last_error or "") if self.recorder is not None else ""
+
+    def new_turn(self, turn: Turn) -> None:
+        if self.recorder is not None:
+            turn.local_id = self.recorder.add(
+                turn.role, turn.content, mode=turn.mode, partial=turn.partial, pinned=turn.pinned
+            )
+
+    def progress(self, turn: Turn) -> None:
+        """The reply grew; the recorder writes a partial at its own interval (<= 1 s)."""
+        if self.recorder is not None and turn.local_id is not None:
+            self.recorder.progress(turn.local_id, turn.content)
+
+    def partial_now(self, turn: Turn) -> None:
+        """Write a partial reply now (stopped, failed, or the app is exiting), bypassing the throttle."""
+        if self.recorder is None or turn.local_id is None:
+            return
+        interval = self.recorder.partial_interval_s
+        self.recorder.partial_interval_s = 0.0
+        try:
+            self.recorder.progress(turn.local_id, turn.content)
+        finally:
+            self.recorder.partial_interval_s = interval
+
+    def finish(self, turn: Turn, meta: dict[str, Any]) -> None:
+        if self.recorder is None or turn.local_id is None:
+            return
+        if turn.partial:
+            self.partial_now(turn)
+        else:
+            self.recorder.finish(turn.local_id, turn.content, meta)
+
+    def delete(self, turns: list[Turn]) -> None:
+        """Regenerate/edit removed these turns. The recorder has no delete yet (asked of its owner); until it
+        does, the rows stay in the database and a resumed conversation shows them."""
+        deleter = getattr(self.recorder, "delete", None)
+        if deleter is None:
+            return
+        for turn in turns:
+            if turn.local_id is not None:
+                deleter(turn.local_id)
+
+    def update_settings(self, settings: dict[str, Any]) -> None:
+        if self.recorder is not None:
+            self.recorder.update_settings(settings)
+
+    def flush(self) -> None:
+        if self.recorder is not None:
+            self.recorder.flush()
+
+    def fresh(self, settings: dict[str, Any]) -> Autosave:
+        """A recorder for a new conversation in the same store."""
+        if self.recorder is None:
+            return Autosave()
+        return Autosave(type(self.recorder)(self.recorder.store, settings=settings))
