@@ -22,7 +22,7 @@ from vmctl.errors import VmError  # noqa: E402
 from vmctl.instances import parse_list, row  # noqa: E402
 from vmctl.prices import load_table, parse_table  # noqa: E402
 from vmctl.profiles import PROFILES, order_zones  # noqa: E402
-from vmctl.runner import Result  # noqa: E402
+from vmctl.runner import DryRunRunner, Result  # noqa: E402
 
 # The fake gcloud: appends its argv as one JSON line to $FAKE_LOG, then behaves as the test asked:
 #   instances create in a zone listed in $FAKE_STOCKOUT -> stockout error; accelerator-types list -> $FAKE_ZONES;
@@ -419,3 +419,18 @@ def test_price_table_rejects_broken_data() -> None:
     )
     with pytest.raises(VmError, match="no price"):
         table.hourly("r", "n1-highmem-8", None, 0)
+
+
+def test_up_without_repo_uses_origin_or_says_what_to_pass() -> None:
+    from io import StringIO
+
+    out, err = StringIO(), StringIO()
+    ctx = Context(runner=DryRunRunner(out=out), out=out, err=err, git_origin=lambda: None)
+    assert main(["up", "--dry-run"], ctx) == 2
+    assert "pass --repo" in err.getvalue()
+    out = StringIO()
+    ctx = Context(
+        runner=DryRunRunner(out=out), out=out, err=err, git_origin=lambda: "git@github.com:me/s.git"
+    )
+    assert main(["up", "--dry-run"], ctx) == 0
+    assert "stablelm-tui-repo=https://github.com/me/s.git" in out.getvalue()
