@@ -146,3 +146,29 @@ async def test_random_keys_never_kill_the_app() -> None:
             n = len(app.conversation.turns)
         await pilot.press("o", "k", "enter")
         await wait_for(pilot, lambda: len(app.conversation.turns) >= n + 2 and not app.generating)
+
+
+async def test_vm_status_line_and_heartbeat(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a provisioned VM: elapsed time, cost and idle countdown in the status line; keys touch the heartbeat."""
+    import json
+    import os
+
+    from tui.app.launch import _vm_status
+    from tui.vminfo import Heartbeat
+
+    beat = tmp_path / "heartbeat"
+    beat.touch()
+    os.utime(beat, (0, 0))
+    info = {
+        "version": 1, "hourly_usd": 0.5, "jpy_per_usd": 150, "started_at": int(time.time()) - 3900,
+        "max_run_seconds": 8 * 3600, "idle_minutes": 30, "idle_action": "stop", "heartbeat_path": str(beat),
+    }  # fmt: skip
+    (tmp_path / "vm.json").write_text(json.dumps(info), encoding="utf-8")
+    monkeypatch.setenv("STABLELM_TUI_VM_INFO", str(tmp_path / "vm.json"))
+    app = make_app(ScriptedHost(), vm_status=_vm_status, heartbeat=Heartbeat.for_this_vm())
+    async with app.run_test(size=(120, 24)) as pilot:
+        await pilot.pause(0.1)
+        line = str(app.status.render())
+        assert "VM 1h05m" in line and "≈$0.54" in line and "idle stop" in line
+        await pilot.press("a")
+        assert beat.stat().st_mtime > time.time() - 60

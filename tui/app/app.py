@@ -15,7 +15,7 @@ from dataclasses import replace
 from functools import partial
 from typing import Any, ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -96,8 +96,11 @@ class ChatApp(App[int]):
         preset_names: tuple[str, ...] = (),
         vm_status: Callable[[], str] | None = None,
         handle_signals: bool = False,
+        heartbeat: Any = None,
     ) -> None:
         super().__init__()
+        self.heartbeat = heartbeat
+        """tui.vminfo.Heartbeat: user activity and streaming keep the VM's idle watchdog from stopping it."""
         self.handle_signals = handle_signals
         self.services = services
         self.mode: ModeName = mode
@@ -192,6 +195,11 @@ class ChatApp(App[int]):
             backend=self.services.backend_name,
             device=self.services.device(),
         )
+
+    async def on_event(self, event: events.Event) -> None:
+        if self.heartbeat is not None and isinstance(event, events.Key):
+            self.heartbeat.beat()  # rate-limited inside; a no-op off the VM
+        await super().on_event(event)
 
     def _refresh_vm(self) -> None:
         if self.vm_status is not None:
@@ -371,6 +379,8 @@ class ChatApp(App[int]):
         text = self._buffer.drain()
         if not text:
             return
+        if self.heartbeat is not None:
+            self.heartbeat.beat()
         turn = self._reply_turn
         turn.content += text
         if self._reply_view is not None:

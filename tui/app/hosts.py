@@ -58,3 +58,27 @@ class PairHost:
         if self.pair.active != mode:
             return 0
         return int(self.pair.backend(mode).reusable_prefix(prompt_ids))
+
+
+class RemoteHost:
+    """An OpenAI-compatible server (tui.engine.remote): nothing to load here, one served model for both modes
+    (the toggle still switches the template and the sampling defaults)."""
+
+    def __init__(self, backend: Any, url: str) -> None:
+        self._backend = backend
+        self.url = url
+
+    def device(self) -> str:
+        return self.url
+
+    def is_resident(self, mode: ModeName) -> bool:
+        return True
+
+    def ensure_loaded(self, mode: ModeName, progress: Callable[[Any], None]) -> None:
+        return None
+
+    def backend(self, mode: ModeName) -> Any:
+        return self._backend
+
+    def reusable_prefix(self, mode: ModeName, prompt_ids: list[int]) -> int:
+        return 0  # the server's prefix cache is not visible from here

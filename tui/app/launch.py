@@ -9,28 +9,36 @@ from tui.errors import UserError
 from tui.presets import Preset
 
 
-def _services_for(preset: Preset, backend: str | None, device: str = "auto") -> Any:
+def _services_for(preset: Preset, args: argparse.Namespace) -> Any:
     from tui.app.core_services import CoreServices
-    from tui.app.hosts import PairHost
     from tui.tokenizers import tokenizer_for_preset
 
-    if backend == "openai":
-        raise UserError("the OpenAI-compatible backend is not available in the TUI yet; use --backend local")
-    # tokenizer_for_preset caches per spec: the host's detokenizer and the planner share one instance.
-    return CoreServices(
-        preset, PairHost(preset, tokenizer_for_preset(preset), device=device), backend_name="local"
-    )
+    tokenizer = tokenizer_for_preset(preset)  # cached per spec: the planner and the engine share it
+    backend = getattr(args, "backend", None)
+    base_url = getattr(args, "base_url", None) or preset.remote_base_url
+    if backend == "openai" or (backend is None and getattr(args, "base_url", None)):
+        from tui.app.hosts import RemoteHost
+        from tui.engine.remote import OpenAIBackend, RemoteConfig
+
+        if not base_url:
+            raise UserError("--backend openai needs --base-url URL (or remote_base_url in the preset)")
+        config = RemoteConfig(
+            base_url=base_url, model=preset.remote_model, api_key_env=preset.remote_api_key_env
+        )
+        host: Any = RemoteHost(OpenAIBackend(config, tokenizer), base_url)
+        return CoreServices(preset, host, backend_name="openai")
+    from tui.app.hosts import PairHost
+
+    device = getattr(args, "device", None) or "auto"
+    return CoreServices(preset, PairHost(preset, tokenizer, device=device), backend_name="local")
 
 
-def _vm_status() -> Any:
-    import importlib
+def _vm_status() -> str:
+    """The VM's elapsed time, cost and idle countdown (tui.vminfo); empty when not on a provisioned VM."""
+    from tui.vminfo import format_status, read_status
 
-    try:
-        vminfo = importlib.import_module("tui.vminfo")  # written by the provisioning helper
-    except ImportError:
-        return None
-    describe = getattr(vminfo, "status_text", None)
-    return describe if callable(describe) else None
+    status = read_status()
+    return format_status(status) if status is not None else ""
 
 
 def launch(args: argparse.Namespace, preset: Preset) -> int:
@@ -40,11 +48,10 @@ def launch(args: argparse.Namespace, preset: Preset) -> int:
     from tui.presets import load_settings
     from tui.recorder import ConversationRecorder
     from tui.store import SessionStore, StoreError
+    from tui.vminfo import Heartbeat
 
     settings = load_settings()
-    backend = getattr(args, "backend", None)
-    device = getattr(args, "device", None) or "auto"
-    services = _services_for(preset, backend, device)
+    services = _services_for(preset, args)
     mode: ModeName = "base" if getattr(args, "mode", None) == "base" else "instruct"
     chat_settings = ChatSettings(seed=getattr(args, "seed", None))
     conversation = Conversation()
@@ -69,7 +76,7 @@ def launch(args: argparse.Namespace, preset: Preset) -> int:
         recorder = ConversationRecorder(store, settings={"preset": preset.name, "mode": mode})
 
     def factory(name: str) -> Any:
-        return _services_for(settings.preset(name), backend, device)
+        return _services_for(settings.preset(name), args)
 
     app = ChatApp(
         services,
@@ -80,7 +87,8 @@ def launch(args: argparse.Namespace, preset: Preset) -> int:
         store=store,
         services_factory=factory,
         preset_names=tuple(sorted(settings.presets)),
-        vm_status=_vm_status(),
+        vm_status=_vm_status,
+        heartbeat=Heartbeat.for_this_vm(),
         handle_signals=True,
     )
     result = app.run()
