@@ -144,3 +144,35 @@ async def test_key_bar_shows_every_binding_at_80_columns() -> None:
                       "Newline", "Palette"):  # fmt: skip
             assert label in shown, label
         assert all(len(line) <= 78 for line in shown.splitlines())
+
+
+async def test_regenerate_and_continue_in_base_mode() -> None:
+    host = ScriptedHost(base=ScriptedBackend(chunks=["続き", "です"]))
+    app = make_app(host, mode="base")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("q", "enter")
+        await wait_for(pilot, lambda: len(app.conversation.turns) == 2 and not app.generating)
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: len(host.base.requests) == 2 and not app.generating)
+        assert len(app.conversation.turns) == 2 and len(app.chat.views) == 2
+        assert host.base.requests[0].prompt_ids == host.base.requests[1].prompt_ids
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: len(host.base.requests) == 3 and not app.generating)
+        # The continued prompt is the reply's prompt plus the reply so far; the reply grows in place.
+        first, cont = host.base.requests[1].prompt_ids, host.base.requests[2].prompt_ids
+        assert cont[: len(first)] == first and len(cont) > len(first)
+        assert app.conversation.turns[1].content == "続きです続きです"
+
+
+async def test_markdown_toggle_keeps_text_literal_markup() -> None:
+    app = make_app(ScriptedHost(instruct=ScriptedBackend(chunks=["**bold** ", "[red]x[/red]"])))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f8", "q", "enter")
+        await wait_for(pilot, lambda: len(app.conversation.turns) == 2 and not app.generating)
+        from textual.widgets import Markdown
+
+        md = app.chat.views[1].query_one(Markdown)
+        assert md.source == "**bold** [red]x[/red]"
+        await pilot.press("f8")
+        await pilot.pause(0.1)
+        assert "[red]x[/red]" in str(app.chat.views[1].query_one(".message-body").render())
