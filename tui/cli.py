@@ -14,7 +14,16 @@ from collections.abc import Sequence
 from tui import __version__
 from tui.errors import UserError
 
-COMMAND_MODULES: tuple[str, ...] = ("chat", "demo_model", "presets", "sessions", "trust", "tokens", "context", "generate")
+COMMAND_MODULES: tuple[str, ...] = (
+    "chat",
+    "demo_model",
+    "presets",
+    "sessions",
+    "trust",
+    "tokens",
+    "context",
+    "generate",
+)
 
 DEFAULT_COMMAND = "chat"
 

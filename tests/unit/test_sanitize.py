@@ -19,7 +19,9 @@ from tui.sanitize import has_controls, neutralize
         pytest.param("\x9b31m", "\\x9b31m", id="8-bit-csi"),
         pytest.param("\x7f", "␡", id="del"),
         pytest.param("abc\u202edef", "abc<U+202E>def", id="bidi-override"),
-        pytest.param("[red]x[/red]\tこんにちは\n", "[red]x[/red]\tこんにちは\n", id="markup-and-text-untouched"),
+        pytest.param(
+            "[red]x[/red]\tこんにちは\n", "[red]x[/red]\tこんにちは\n", id="markup-and-text-untouched"
+        ),
     ],
 )
 def test_neutralize(raw: str, shown: str) -> None:
