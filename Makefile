@@ -28,6 +28,7 @@ check: setup-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	cd provisioning && ../$(BIN)/mypy vmctl vm
 	git ls-files -z '*.sh' 'provisioning/vm' 'provisioning/*' | xargs -0 -r grep -lZ '^#!.*\(ba\)\?sh' | xargs -0 -r $(BIN)/shellcheck
 
 setup: $(VENV)/.installed
