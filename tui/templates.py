@@ -23,10 +23,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import Any
 
 from tui.errors import UserError
@@ -117,18 +119,58 @@ def _error_line(template: Any, where: str, tb: TracebackType | None) -> int | No
     return line
 
 
+RENDER_TIME_LIMIT_S = 2.0
+"""A template piece that renders longer than this is stopped: a user's template may loop without end."""
+
+
+class _Deadline:
+    """Raises TemplateError inside template code that runs past its time limit.
+
+    A sandboxed template can still loop for ever (nested loops over `range`); Jinja has no step limit, so a
+    line tracer on the template's own frames (and only those) checks the clock every few hundred lines.
+    """
+
+    def __init__(self, where: str, limit_s: float) -> None:
+        self.where = where
+        self.deadline = time.monotonic() + limit_s
+        self.steps = 0
+
+    def __call__(self, frame: FrameType, event: str, arg: object) -> Any:
+        if event == "call":
+            return self._line if frame.f_code.co_filename == self.where else None
+        return None
+
+    def _line(self, frame: FrameType, event: str, arg: object) -> Any:
+        self.steps += 1
+        if self.steps % 256 == 0 and time.monotonic() > self.deadline:
+            raise TemplateError(
+                f"rendering took longer than {RENDER_TIME_LIMIT_S:g} s (a loop that never ends?)"
+            )
+        return self._line
+
+
 def _call(template: Any, where: str, what: str, fn: Callable[[], Any]) -> Any:
     """Run template code; any failure becomes a TemplateError naming file, line and the part being rendered."""
     from jinja2 import TemplateError as JinjaError
 
+    previous = sys.gettrace()
+    sys.settrace(_Deadline(where, RENDER_TIME_LIMIT_S))
     try:
         return fn()
     except TemplateError as exc:
         line = _error_line(template, where, exc.__traceback__)
         raise TemplateError(f"{where}:{line or '?'}: {exc}") from None
+    except RecursionError:
+        raise TemplateError(f"{where}: in {what}: the template recurses without end") from None
     except (JinjaError, TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
         line = _error_line(template, where, exc.__traceback__)
         raise TemplateError(f"{where}:{line or '?'}: in {what}: {exc}") from None
+    except Exception as exc:
+        # Whatever else a user's template raises (ZeroDivisionError, OverflowError...) is its error too.
+        line = _error_line(template, where, exc.__traceback__)
+        raise TemplateError(f"{where}:{line or '?'}: in {what}: {type(exc).__name__}: {exc}") from None
+    finally:
+        sys.settrace(previous)
 
 
 class PromptTemplate:
