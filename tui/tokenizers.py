@@ -191,6 +191,10 @@ def _from_hub_cache(repo_id: str) -> Tokenizer | None:
         cached = try_to_load_from_cache(repo_id, filename)
         if isinstance(cached, str):
             return _from_directory(Path(cached).parent)
+    from tui.hub import hub_reachable
+
+    if not hub_reachable():
+        return None
     for filename in (SPM_FILE, JSON_FILE):
         try:
             path = hf_hub_download(repo_id, filename)

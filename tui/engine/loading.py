@@ -135,6 +135,8 @@ def load_model(ref: str, options: LoadOptions, progress: Callable[[LoadProgress]
         from transformers import AutoModelForCausalLM
         from transformers.utils import logging as hf_logging
 
+        from tui.hub import hub_reachable, looks_like_hub_id
+
         _register_our_architectures()
         hf_logging.disable_progress_bar()
         device = resolve_device(options.device)
@@ -142,7 +144,8 @@ def load_model(ref: str, options: LoadOptions, progress: Callable[[LoadProgress]
         kwargs: dict[str, Any] = {
             "dtype": dtype,
             "trust_remote_code": options.trust_remote_code,
-            "local_files_only": options.local_files_only,
+            # Without a reachable hub, go straight to the local cache instead of a minute of retries.
+            "local_files_only": options.local_files_only or (looks_like_hub_id(path) and not hub_reachable()),
         }
         if progress is not None:
             kwargs["tqdm_class"] = _progress_tqdm(ref, progress)
