@@ -145,3 +145,18 @@ async def test_overflow_dims_oldest_messages(demo_host: PairHost) -> None:
         marker = app.chat.query_one(".context-marker")
         assert marker.display
         assert app.plan is not None and app.plan.trim_log
+
+
+async def test_summarize_policy_computes_summaries_and_shows_them(demo_host: PairHost) -> None:
+    # A window with room for the summary (up to ~200 tokens from the random demo model) beside the kept turns.
+    app = demo_app(demo_host, settings=ChatSettings(max_new_tokens=8, window=700, policy="summarize"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        for i in range(6):
+            await send(pilot, app, f"話題{i} " + "長い文章です。" * 30)
+        # The engine's background runner writes the summary; the plan then carries a summary segment.
+        await wait_for(pilot, lambda: app.plan is not None and bool(app.plan.summaries), 120)
+        await pilot.press("ctrl+o")
+        await pilot.pause(0.2)
+        log = str(app.inspector.query_one("#inspector-log").render())
+        assert "summary of messages" in log and "×" in log
+        assert any(v.has_class("-summarized") for v in app.chat.views)

@@ -46,6 +46,10 @@ def plan_view_from(plan: Any, *, reuse_tokens: int = 0) -> PlanView:
             draft += seg.tokens
         else:
             history += seg.tokens
+    for seg in plan.segments:
+        if seg.kind == "summary" and seg.status != "dropped":
+            for i in seg.replaces:  # the chat shows these as summarized, not simply gone
+                statuses[i] = "summarized"
     summaries = tuple(
         SummaryView(
             text=seg.text,

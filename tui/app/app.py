@@ -27,7 +27,14 @@ from tui.app.autosave import Autosave
 from tui.app.coalesce import ChunkBuffer
 from tui.app.conversation import Conversation, ModeName, Turn, TurnSnapshot
 from tui.app.dialogs import open_preset_picker, open_sessions, open_settings
-from tui.app.messages import GenerationFinished, GenerationStarted, LoadProgressed, ModelReady, PlanReady
+from tui.app.messages import (
+    GenerationFinished,
+    GenerationStarted,
+    LoadProgressed,
+    ModelReady,
+    PlanReady,
+    SummaryReady,
+)
 from tui.app.planview import PlanView
 from tui.app.services import Services
 from tui.app.settings import ChatSettings
@@ -160,6 +167,7 @@ class ChatApp(App[int]):
         return self.query_one(StatusLine)
 
     async def on_mount(self) -> None:
+        self.attach_services()
         self.inspector.display = False
         self.inspector.pieces = self._pieces
         self.chat.markdown = self.chat_settings.markdown
@@ -187,6 +195,15 @@ class ChatApp(App[int]):
             yield SystemCommand(
                 binding.tooltip.capitalize(), f"key: {binding.key}", partial(self.run_action, binding.action)
             )
+
+    def attach_services(self) -> None:
+        self.services.on_summary = self._summary_ready
+
+    def _summary_ready(self) -> None:
+        self.post_message(SummaryReady())  # thread-safe; the handler re-plans on the UI thread
+
+    def on_summary_ready(self, message: SummaryReady) -> None:
+        self.schedule_plan(0)
 
     def refresh_status_base(self) -> None:
         self.status.set(
@@ -478,6 +495,7 @@ class ChatApp(App[int]):
     def _exit_on_signal(self, sig: int) -> None:
         self._cancel.set()
         self.save_now()
+        self.services.close()
         self.exit(0)
 
     async def _drop_from(self, index: int) -> None:
@@ -623,4 +641,5 @@ class ChatApp(App[int]):
     async def action_quit(self) -> None:
         self._cancel.set()
         self.save_now()
+        self.services.close()
         self.exit(0)

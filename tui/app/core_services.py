@@ -49,6 +49,13 @@ class CoreServices:
         self._lock = threading.Lock()
         self._reloaders: dict[str, Any] = {}
         self._planner: Any = None
+        self._summaries: dict[str, str] = {}
+        self._submitted: set[str] = set()
+        self._runner: Any = None
+        self._summary_mode: ModeName = "instruct"
+        self._streaming = threading.Event()
+        self.on_summary: Callable[[], None] | None = None
+        """Called (from the summary thread) when a summary is ready, so the app re-plans with it."""
 
     # ----- simple facts -----
     def device(self) -> str:
@@ -114,7 +121,7 @@ class CoreServices:
                 )
             else:
                 self._planner.configure(window=window, reserve=reserve, policy=policy, template=template)
-            plan = self._planner.plan(messages, draft, commit=commit)
+            plan = self._planner.plan(messages, draft, commit=commit, summaries=dict(self._summaries))
             extra = tuple(self.tokenizer.encode(partial)) if partial else ()
             template_error = reloader.error
         reuse = 0
@@ -123,12 +130,48 @@ class CoreServices:
                 reuse = self.host.reusable_prefix(mode, list(plan.token_ids) + list(extra))
             except Exception:
                 reuse = 0  # a backend that cannot tell (remote) reuses nothing we can show
+        if plan.summary_jobs and not self._streaming.is_set():
+            # Summaries run between replies (the runner is preempted when the user sends).
+            self._summary_mode = mode
+            self._submit_summaries(plan.summary_jobs)
         view = plan_view_from(plan, reuse_tokens=reuse)
         if extra:
             view = replace(view, token_ids=view.token_ids + extra, prompt=view.prompt + partial)
         if template_error:
             view = replace(view, trim_log=(*view.trim_log, template_error))
         return view
+
+    # ----- summaries (policy "summarize") -----
+    def _submit_summaries(self, jobs: Sequence[Any]) -> None:
+        """Queue the summaries the plan is waiting for on the engine's low-priority runner."""
+        from tui.engine.jobs import SummaryRunner
+        from tui.templates import build_summary_prompt
+
+        if self._runner is None:
+            self._runner = SummaryRunner(lambda: self.host.backend(self._summary_mode), self._summary_done)
+        for job in jobs:
+            if job.key in self._summaries or job.key in self._submitted:
+                continue
+            self._submitted.add(job.key)
+            prompt = build_summary_prompt(job.text, job.max_chars)
+            self._runner.submit(
+                job.key,
+                self.tokenizer.encode(prompt),
+                max_new_tokens=max(16, job.max_chars),
+                eos_token_id=self.preset.eos_token_id,
+            )
+
+    def _summary_done(self, task: Any) -> None:
+        with self._lock:
+            self._submitted.discard(task.key)
+            if task.text:
+                self._summaries[task.key] = task.text
+        if task.text and self.on_summary is not None:
+            self.on_summary()
+
+    def close(self) -> None:
+        if self._runner is not None:
+            self._runner.shutdown()
 
     # ----- generation -----
     def request_for(self, plan: PlanView, mode: ModeName, settings: ChatSettings) -> Any:
@@ -160,4 +203,11 @@ class CoreServices:
         self, plan: PlanView, mode: ModeName, settings: ChatSettings, cancel: threading.Event
     ) -> Iterator[Any]:
         request = self.request_for(plan, mode, settings)
-        return iter(self.host.backend(mode).stream(request, cancel))
+        self._streaming.set()
+        if self._runner is not None:
+            self._runner.preempt()  # the user's reply never waits behind a summary
+            self._submitted.clear()
+        try:
+            yield from self.host.backend(mode).stream(request, cancel)
+        finally:
+            self._streaming.clear()

@@ -71,10 +71,13 @@ def open_preset_picker(app: ChatApp) -> None:
             app.notify("stop the reply first (Esc)", markup=False)
             return
         try:
-            app.services = app.services_factory(name)
+            services = app.services_factory(name)
         except Exception as exc:
             app.notify(str(exc), title="preset", severity="error", markup=False)
             return
+        app.services.close()
+        app.services = services
+        app.attach_services()
         app.refresh_status_base()
         app.schedule_plan(0)
         if not app.services.is_resident(app.mode):

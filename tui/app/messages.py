@@ -57,3 +57,7 @@ class GenerationFinished(Message):
         self.error = error
         self.text = text
         """The engine's full reply text, when it sent one (authoritative over the streamed chunks)."""
+
+
+class SummaryReady(Message):
+    """A background summary (policy "summarize") finished: re-plan so the meter and inspector use it."""

@@ -20,6 +20,8 @@ class Services(Protocol):
     preset_name: str
     backend_name: str
     context_window: int
+    on_summary: Callable[[], None] | None
+    """Set by the app: called from a worker thread when a background summary is ready."""
 
     def device(self) -> str:
         """Where the model runs, for the status line ("cpu", "cuda:0", a server URL)."""
@@ -58,6 +60,10 @@ class Services(Protocol):
         self, plan: PlanView, mode: ModeName, settings: ChatSettings, cancel: threading.Event
     ) -> Iterator[Any]:
         """The engine's events (TextChunk, LoadProgress, Finished) for exactly `plan.token_ids`."""
+        ...
+
+    def close(self) -> None:
+        """Stop background work (summaries) before the app exits."""
         ...
 
     def pieces(self, token_ids: Sequence[int]) -> list[str]:
