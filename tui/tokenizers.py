@@ -12,7 +12,6 @@ that contain a newline, so encoding a prompt piece by piece loses nothing at the
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from tui.errors import UserError
+from tui.paths import sha256_file
 
 if TYPE_CHECKING:
     from tui.presets import Preset
@@ -54,14 +54,6 @@ class Tokenizer(Protocol):
         ...
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _check_text(text: str) -> None:
     if not isinstance(text, str):
         raise TypeError(f"expected str, got {type(text).__name__}")
@@ -78,7 +70,7 @@ class SentencePieceTokenizer:
             self._sp = sentencepiece.SentencePieceProcessor(model_file=str(path))
         except (OSError, RuntimeError) as exc:
             raise UserError(f"{path}: not a sentencepiece model ({exc})") from None
-        self.identity = f"spm:{_sha256(path)}"
+        self.identity = f"spm:{sha256_file(path)}"
         eos = self._sp.eos_id()
         self.eos_token_id: int | None = eos if eos >= 0 else None
         self.vocab_size: int = self._sp.vocab_size()
@@ -121,7 +113,7 @@ class HFJsonTokenizer:
             raise UserError(f"{path}: not a valid tokenizer.json ({exc})") from None
         # Added/special tokens typed as text must stay text: the ids the planner counts are what the model gets.
         self._tok.encode_special_tokens = True
-        self.identity = f"hf:{_sha256(path)}"
+        self.identity = f"hf:{sha256_file(path)}"
         self.vocab_size = self._tok.get_vocab_size(with_added_tokens=True)
         self.eos_token_id = self._find_eos(eos_token)
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tui.demo import NERDSTASH_V1_SHA256, _sha256, ensure_demo_models
+from tui.demo import NERDSTASH_V1_SHA256, ensure_demo_models
+from tui.paths import sha256_file
 
 
 def test_demo_model_command_is_idempotent_and_prints_json_last(demo_models: dict[str, Path]) -> None:
@@ -54,7 +55,7 @@ def test_tokenizer_is_the_real_nerdstash_v1(demo_models: dict[str, Path], text: 
     from tui.demo import nerdstash_v1_model
 
     for path in demo_models.values():
-        assert _sha256(path / "tokenizer.model") == NERDSTASH_V1_SHA256
+        assert sha256_file(path / "tokenizer.model") == NERDSTASH_V1_SHA256
     ours = spm.SentencePieceProcessor(model_file=str(demo_models["base"] / "tokenizer.model"))
     reference = spm.SentencePieceProcessor(model_file=str(nerdstash_v1_model()))
     assert ours.get_piece_size() == 65535

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
 
 POLICY_CHOICES = ("rolling", "middle", "summarize", "stop")
 BAR_WIDTH = 50
@@ -43,21 +42,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _read_conversation(name: str) -> Any:
-    from tui.context.jsonl import parse_jsonl
-    from tui.errors import UserError
-
-    try:
-        data = sys.stdin.buffer.read() if name == "-" else open(name, "rb").read()  # noqa: SIM115
-    except FileNotFoundError:
-        raise UserError(f"{name}: no such file") from None
-    except IsADirectoryError:
-        raise UserError(f"{name}: is a directory, not a conversation file") from None
-    except OSError as exc:
-        raise UserError(f"{name}: cannot read: {exc.strerror or exc}") from None
-    return parse_jsonl(data, "stdin" if name == "-" else name)
-
-
 def _preview(text: str, width: int = 48) -> str:
     from tui.sanitize import neutralize
 
@@ -78,12 +62,13 @@ def _bar(used: int, budget: int, window: int) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from tui.context import plan_context
+    from tui.context.jsonl import read_conversation_file
     from tui.errors import UserError
     from tui.presets import load_settings
     from tui.templates import load_template
     from tui.tokenizers import load_tokenizer
 
-    messages = _read_conversation(args.conversation)
+    messages = read_conversation_file(args.conversation)
     preset = load_settings().preset(args.preset)
     spec = preset.mode(args.mode)
     window = args.window if args.window is not None else preset.context_window

@@ -56,21 +56,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _read_messages(name: str) -> list[Any]:
-    from tui.context.jsonl import parse_jsonl
-    from tui.errors import UserError
-
-    try:
-        data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
-    except FileNotFoundError:
-        raise UserError(f"{name}: no such file") from None
-    except IsADirectoryError:
-        raise UserError(f"{name}: is a directory, not a conversation file") from None
-    except OSError as exc:
-        raise UserError(f"{name}: cannot read: {exc.strerror or exc}") from None
-    return parse_jsonl(data, "stdin" if name == "-" else name)
-
-
 def _trust(preset: Any, model_ref: str) -> bool:
     """trust_remote_code only when the preset asks for it AND the user confirmed this code (tui.trust)."""
     if not preset.trust_remote_code:
@@ -124,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
     import threading
 
     from tui.context import plan_context
+    from tui.context.jsonl import read_conversation_file
     from tui.engine.errors import EngineError
     from tui.engine.events import Finished, TextChunk
     from tui.engine.request import GenerationRequest
@@ -141,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--max-new-tokens must be between 1 and {preset.context_window - 1}, got {max_new}")
     tokenizer = tokenizer_for_preset(preset)
     template = load_template(spec.template)
-    messages = _read_messages(args.conversation) if args.conversation is not None else []
+    messages = read_conversation_file(args.conversation) if args.conversation is not None else []
     plan = plan_context(
         messages,
         tokenizer=tokenizer,

@@ -1,13 +1,16 @@
 """The conversation JSONL format: one message per line, {"role": ..., "content": ..., "pinned": false}.
 
 The same format `sessions export` writes and `context --conversation` reads. Parsing is pure (bytes in,
-messages out); every problem is a UserError naming the source and the line.
+messages out); every problem is a UserError naming the source and the line. `read_conversation_file` is the
+one place the commands read such a file (or stdin) from.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import sys
+from pathlib import Path
 
 from tui.context.model import ROLES, Message
 from tui.errors import UserError
@@ -55,3 +58,16 @@ def to_jsonl(messages: list[Message]) -> str:
         json.dumps({"role": m.role, "content": m.content, "pinned": m.pinned}, ensure_ascii=False) + "\n"
         for m in messages
     )
+
+
+def read_conversation_file(name: str) -> list[Message]:
+    """Messages from a JSONL file, or from stdin when `name` is "-"; missing or unreadable files are UserErrors."""
+    try:
+        data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+    except FileNotFoundError:
+        raise UserError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise UserError(f"{name}: is a directory, not a conversation file") from None
+    except OSError as exc:
+        raise UserError(f"{name}: cannot read: {exc.strerror or exc}") from None
+    return parse_jsonl(data, "stdin" if name == "-" else name)
