@@ -57,3 +57,27 @@ def test_delete_and_missing_ids_are_clear_errors() -> None:
     assert missing.returncode == 2
     assert f"no conversation {old}" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_jsonl_export_round_trips_through_context(tmp_path: Path) -> None:
+    store = SessionStore()
+    cid = store.create_conversation()
+    store.add_message(cid, "system", "あなたは親切なアシスタントです。", pinned=True)
+    store.add_message(cid, "user", "日本の首都は？")
+    store.add_message(cid, "assistant", "東京です。", mode="instruct")
+    store.close()
+    out = tmp_path / "export.jsonl"
+    assert cli("export", str(cid), "--format", "jsonl", "-o", str(out)).returncode == 0
+    result = subprocess.run(
+        [sys.executable, "-m", "tui", "context", "--conversation", str(out), "--json"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    plan = json.loads(result.stdout)
+    messages = [s for s in plan["segments"] if s["message_index"] is not None]
+    assert [(s["message_index"], s["role"], s["status"]) for s in messages] == [
+        (0, "system", "kept"),
+        (1, "user", "kept"),
+        (2, "assistant", "kept"),
+    ]
+    assert "東京です。" in plan["prompt"] and "日本の首都は？" in plan["prompt"]
