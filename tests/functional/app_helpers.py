@@ -31,4 +31,4 @@ async def wait_for(pilot: Any, condition: Callable[[], bool], timeout: float = 2
 
 def screen_text(app: ChatApp) -> str:
     """Everything the chat pane shows, as plain text."""
-    return "\n".join(str(v.query_one(".message-body").render()) for v in app.chat.views)
+    return "\n".join(v.text for v in app.chat.views)

@@ -48,7 +48,7 @@ async def test_send_and_stream_then_stop_keeps_partial(demo_host: PairHost) -> N
         reply = app.conversation.turns[1]
         assert reply.role == "assistant" and reply.mode == "instruct"
         assert reply.reason in ("eos", "length", "stop")
-        shown = str(app.chat.views[1].query_one(".message-body").render())
+        shown = app.chat.views[1].text
         assert shown.strip() and app.status.info.tokens_per_s is not None
         # A long reply, stopped mid-way with Esc: the partial text stays on screen.
         app.chat_settings = ChatSettings(max_new_tokens=1500, window=2048)

@@ -47,7 +47,7 @@ async def test_autosave_partial_then_complete_and_resume(tmp_path: Path) -> None
     async with app2.run_test(size=(80, 24)) as pilot:
         await pilot.pause(0.2)
         assert len(app2.chat.views) == 2
-        assert "ねね" in str(app2.chat.views[1].query_one(".message-body").render())
+        assert "ねね" in app2.chat.views[1].text
         await pilot.press(*"more", "enter")
         await wait_for(pilot, lambda: len(app2.conversation.turns) == 4 and not app2.generating)
     assert len(store.load(cid).messages) == 4

@@ -28,7 +28,7 @@ async def test_send_streams_reply_and_shows_model_label() -> None:
         assert reply.mode == "instruct" and reply.reason == "eos" and not reply.partial
         view = app.chat.views[1]
         assert "INSTRUCT" in str(view.query_one(".message-label").render())
-        assert "一二三一二三" in str(view.query_one(".message-body").render())
+        assert "一二三一二三" in view.text
         assert app.composer.text == ""
         # The engine got exactly the planner's ids for this conversation.
         request = host.instruct.requests[0]
@@ -37,7 +37,7 @@ async def test_send_streams_reply_and_shows_model_label() -> None:
 
 async def test_stream_is_coalesced_and_tail_is_never_lost() -> None:
     chunks = [f"{i}," for i in range(300)]
-    host = ScriptedHost(instruct=ScriptedBackend(chunks=chunks, delay_s=0.001))
+    host = ScriptedHost(instruct=ScriptedBackend(chunks=chunks, delay_s=0.003))
     app = make_app(host)
     appended: list[str] = []
     async with app.run_test(size=(80, 24)) as pilot:
@@ -175,4 +175,15 @@ async def test_markdown_toggle_keeps_text_literal_markup() -> None:
         assert md.source == "**bold** [red]x[/red]"
         await pilot.press("f8")
         await pilot.pause(0.1)
-        assert "[red]x[/red]" in str(app.chat.views[1].query_one(".message-body").render())
+        assert "[red]x[/red]" in app.chat.views[1].text
+
+
+async def test_long_reply_streams_into_blocks_and_reads_back_whole() -> None:
+    chunks = [f"行{i}の文章です。\n" if i % 5 == 4 else f"語{i} " for i in range(400)]
+    app = make_app(ScriptedHost(instruct=ScriptedBackend(chunks=chunks, delay_s=0.001)))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("x", "enter")
+        await wait_for(pilot, lambda: len(app.conversation.turns) == 2 and not app.generating)
+        view = app.chat.views[1]
+        assert len(view.query(".message-block")) > 2  # earlier paragraphs are frozen, not re-rendered
+        assert view.text == "".join(chunks)
