@@ -115,3 +115,17 @@ def test_invalid_utf8_names_the_line() -> None:
     ).encode() + b'{"role": "user", "content": "\xff"}\n'
     with pytest.raises(UserError, match=r"^import.jsonl:2: not valid UTF-8"):
         parse_jsonl(data, "import.jsonl")
+
+
+@pytest.mark.parametrize("separator", ["\x85", "\u2028", "\u2029", "\x0b", "\x0c", "\x1c", "\r"])
+def test_unicode_line_separators_inside_a_message_round_trip(separator: str) -> None:
+    messages = [Message("user", f"前{separator}後"), Message("assistant", "ok")]
+    stored = StoredConversation(
+        1,
+        "",
+        {},
+        0.0,
+        0.0,
+        [StoredMessage(i, m.role, m.content, None, False, False, {}, 0.0) for i, m in enumerate(messages)],
+    )
+    assert parse_jsonl(to_jsonl(stored).encode(), "export.jsonl") == messages

@@ -26,7 +26,10 @@ def parse_jsonl(data: bytes, source: str) -> list[Message]:
         raise UserError(f"{source}:{bad_line}: not valid UTF-8 (byte {exc.start} of the file)") from None
     text = text.removeprefix("\ufeff")  # a BOM from editors that add one
     messages: list[Message] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Lines end at "\n" only: str.splitlines() would also split inside a message at U+0085, U+2028 and other
+    # separators that JSON keeps literal.
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
         where = f"{source}:{number}"
