@@ -20,7 +20,7 @@ from tui.store import SessionStore, StoreError
 class _Pending:
     """A write that has not reached the database yet."""
 
-    kind: str  # "add" or "update"
+    kind: str  # "add", "update" or "delete"
     local_id: int
     role: str = ""
     content: str = ""
@@ -47,6 +47,7 @@ class ConversationRecorder:
         self._conversation_id = conversation_id
         self._pending: list[_Pending] = []
         self._db_ids: dict[int, int] = {}
+        self._deleted: dict[int, int] = {}
         self._next_local = 0
         self._last_partial_write = float("-inf")
         self.last_error: str | None = None
@@ -94,6 +95,20 @@ class ConversationRecorder:
         self._last_partial_write = now
         self._queue_update(local_id, content, partial=True, meta=None)
 
+    def save_partial(self, local_id: int, content: str) -> None:
+        """Write the reply so far now, whatever the interval (the user stopped it, or the app is exiting)."""
+        self._last_partial_write = self._clock()
+        self._queue_update(local_id, content, partial=True, meta=None)
+
+    def delete(self, local_id: int) -> None:
+        """Remove a message (regenerate and edit replace later turns); unsaved writes for it are dropped."""
+        self._pending = [p for p in self._pending if p.local_id != local_id]
+        message_id = self._db_ids.pop(local_id, None)
+        if message_id is not None:
+            self._pending.append(_Pending("delete", local_id))
+            self._deleted[local_id] = message_id
+        self.flush()
+
     def finish(self, local_id: int, content: str, meta: dict[str, Any] | None = None) -> None:
         """The reply is complete (or stopped by the user): saved as a whole message in one transaction."""
         self._queue_update(local_id, content, partial=False, meta=meta)
@@ -140,6 +155,8 @@ class ConversationRecorder:
                         pinned=item.pinned,
                         meta=item.meta,
                     )
+                elif item.kind == "delete":
+                    self.store.delete_message(self._deleted.pop(item.local_id))
                 else:
                     self.store.update_message(
                         self._db_ids[item.local_id],

@@ -172,3 +172,26 @@ async def test_vm_status_line_and_heartbeat(tmp_path: Path, monkeypatch: pytest.
         assert "VM 1h05m" in line and "≈$0.54" in line and "idle stop" in line
         await pilot.press("a")
         assert beat.stat().st_mtime > time.time() - 60
+
+
+async def test_regenerate_and_edit_replace_the_saved_messages(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path / "s.sqlite3")
+    recorder = ConversationRecorder(store)
+    host = ScriptedHost(instruct=ScriptedBackend(chunks=["答え"]))
+    app = make_app(host, recorder=recorder, store=store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press(*"first", "enter")
+        await wait_for(pilot, lambda: len(app.conversation.turns) == 2 and not app.generating)
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: len(host.instruct.requests) == 2 and not app.generating)
+        cid = recorder.conversation_id or 0
+        assert [(m.role, m.content) for m in store.load(cid).messages] == [
+            ("user", "first"),
+            ("assistant", "答え"),
+        ]
+        await pilot.press("up")
+        await pilot.press(*"!", "enter")
+        await wait_for(pilot, lambda: len(host.instruct.requests) == 3 and not app.generating)
+    saved = [(m.role, m.content) for m in store.load(cid).messages]
+    assert len(saved) == 2 and saved[0][0] == "user" and saved[0][1] != "first" and "first" in saved[0][1]
+    store.close()

@@ -58,3 +58,27 @@ def test_failed_writes_stay_in_memory_and_are_retried_in_order(tmp_path: Path) -
     assert rec.last_error is None
     assert [c for _, c, _ in contents(store, cid)] == ["one", "two " + "x" * 50_000, "three"]
     assert contents(store, cid)[-1][2] is False
+
+
+def test_delete_removes_saved_and_unsaved_messages(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path / "s.db")
+    rec = ConversationRecorder(store)
+    rec.add("user", "q1")
+    old_reply = rec.add("assistant", "old", mode="base")
+    rec.delete(old_reply)  # regenerate replaced it
+    rec.add("assistant", "new", mode="base")
+    assert [c for _, c, _ in contents(store, rec.conversation_id)] == ["q1", "new"]
+    pages = store._db.execute("PRAGMA page_count").fetchone()[0]
+    store._db.execute(f"PRAGMA max_page_count = {pages}")
+    unsaved = rec.add("user", "x" * 50_000)
+    rec.delete(unsaved)  # edited before it was ever saved
+    assert rec.unsaved == 0
+
+
+def test_save_partial_ignores_the_interval(tmp_path: Path) -> None:
+    store, clock = SessionStore(tmp_path / "s.db"), Clock()
+    rec = ConversationRecorder(store, partial_interval_s=10.0, clock=clock)
+    reply = rec.add("assistant", "", partial=True)
+    rec.progress(reply, "throttled")
+    rec.save_partial(reply, "stopped here")
+    assert contents(store, rec.conversation_id) == [("assistant", "stopped here", True)]

@@ -31,12 +31,7 @@ class Autosave:
         """Write a partial reply now (stopped, failed, or the app is exiting), bypassing the throttle."""
         if self.recorder is None or turn.local_id is None:
             return
-        interval = self.recorder.partial_interval_s
-        self.recorder.partial_interval_s = 0.0
-        try:
-            self.recorder.progress(turn.local_id, turn.content)
-        finally:
-            self.recorder.partial_interval_s = interval
+        self.recorder.save_partial(turn.local_id, turn.content)
 
     def finish(self, turn: Turn, meta: dict[str, Any]) -> None:
         if self.recorder is None or turn.local_id is None:
@@ -47,14 +42,12 @@ class Autosave:
             self.recorder.finish(turn.local_id, turn.content, meta)
 
     def delete(self, turns: list[Turn]) -> None:
-        """Regenerate/edit removed these turns. The recorder has no delete yet (asked of its owner); until it
-        does, the rows stay in the database and a resumed conversation shows them."""
-        deleter = getattr(self.recorder, "delete", None)
-        if deleter is None:
+        """Regenerate/edit replaced these turns: remove them from the saved conversation too."""
+        if self.recorder is None:
             return
         for turn in turns:
             if turn.local_id is not None:
-                deleter(turn.local_id)
+                self.recorder.delete(turn.local_id)
 
     def update_settings(self, settings: dict[str, Any]) -> None:
         if self.recorder is not None:
