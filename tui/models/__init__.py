@@ -1,0 +1,35 @@
+"""Our own model code where transformers has none: Japanese StableLM Alpha.
+
+Importing this package registers the architecture with transformers' Auto classes (in this process only), so
+`AutoModelForCausalLM.from_pretrained` builds our native module and never the Hub's remote code. The Hub's
+config.json files have no `model_type`, so pass `config=load_config(ref)` for those (see tui.models.loading).
+"""
+
+from __future__ import annotations
+
+from transformers import AutoConfig, AutoModelForCausalLM
+
+from tui.models.checkpoint import build_tiny_checkpoint
+from tui.models.ja_alpha import (
+    MODEL_TYPE,
+    ContextTooLongError,
+    JapaneseStableLMAlphaConfig,
+    JapaneseStableLMAlphaForCausalLM,
+    JapaneseStableLMAlphaModel,
+)
+from tui.models.loading import explain_load_error, is_ja_alpha, load_config
+
+AutoConfig.register(MODEL_TYPE, JapaneseStableLMAlphaConfig, exist_ok=True)
+AutoModelForCausalLM.register(JapaneseStableLMAlphaConfig, JapaneseStableLMAlphaForCausalLM, exist_ok=True)
+
+__all__ = [
+    "MODEL_TYPE",
+    "ContextTooLongError",
+    "JapaneseStableLMAlphaConfig",
+    "JapaneseStableLMAlphaForCausalLM",
+    "JapaneseStableLMAlphaModel",
+    "build_tiny_checkpoint",
+    "explain_load_error",
+    "is_ja_alpha",
+    "load_config",
+]
