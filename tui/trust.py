@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tui.errors import UserError
 from tui.paths import data_dir
+from tui.presets import Preset
 
 
 def trust_file() -> Path:
@@ -70,3 +71,23 @@ def check_remote_code(model_id: str, model_dir: Path, preset_allows: bool) -> bo
         f"({fingerprint[:12]}) was not confirmed; review the .py files in {model_dir} and run "
         f"`stablelm-tui trust {model_id}` once"
     )
+
+
+def remote_code_allowed(preset: Preset, model_ref: str) -> bool:
+    """trust_remote_code for one of a preset's models: only when the preset asks AND this code was confirmed."""
+    if not preset.trust_remote_code:
+        return False
+    from tui.demo import resolve_model_ref
+
+    path = Path(resolve_model_ref(model_ref)).expanduser()
+    if not path.is_dir():
+        try:
+            from huggingface_hub import snapshot_download
+
+            path = Path(snapshot_download(model_ref, local_files_only=True))
+        except Exception:
+            raise UserError(
+                f"{model_ref} needs its own code (trust_remote_code): download it first "
+                f"(`hf download {model_ref}`) so its .py files can be reviewed and confirmed"
+            ) from None
+    return check_remote_code(model_ref, path, True)

@@ -49,3 +49,40 @@ def test_trust_command_asks_and_records(model_dir: Path) -> None:
     assert accepted.returncode == 0, accepted.stderr
     assert "modeling_x.py" in accepted.stdout
     assert check_remote_code("org/x", model_dir, preset_allows=True) is True
+
+
+def test_chat_and_generate_refuse_unconfirmed_code_then_run_once_confirmed(
+    isolated_dirs: Path, demo_models: dict[str, Path], tmp_path: Path
+) -> None:
+    import shutil
+
+    model = tmp_path / "coded-model"
+    shutil.copytree(demo_models["instruct"], model)
+    (model / "helper_code.py").write_text("# code shipped with the model\n")
+    config = isolated_dirs / "config" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(
+        f'[presets.coded]\nextends = "demo"\ntrust_remote_code = true\n[presets.coded.instruct]\nmodel = "{model}"\n'
+    )
+    for command in (["chat", "--preset", "coded"], ["generate", "--preset", "coded", "--prompt", "hi"]):
+        refused = subprocess.run(
+            [sys.executable, "-m", "tui", *command], capture_output=True, text=True, timeout=120
+        )
+        assert refused.returncode == 2, refused.stderr
+        assert f"`stablelm-tui trust {model}` once" in refused.stderr
+    confirm = [sys.executable, "-m", "tui", "trust", str(model), "--yes"]
+    assert subprocess.run(confirm, capture_output=True, timeout=60).returncode == 0
+    generate = [
+        sys.executable,
+        "-m",
+        "tui",
+        "generate",
+        "--preset",
+        "coded",
+        "--prompt",
+        "hi",
+        "--max-new-tokens",
+        "4",
+    ]
+    ran = subprocess.run(generate, capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stderr

@@ -20,13 +20,18 @@ class PairHost:
     ) -> None:
         from tui.engine.loading import LoadOptions
         from tui.engine.residency import ModelPair
+        from tui.trust import remote_code_allowed
+
+        # One load setting serves both models: every model that carries code must be confirmed (an unconfirmed
+        # one raises here, before the app starts), and a model without code is unaffected by the flag.
+        trust = any([remote_code_allowed(preset, spec.model) for spec in (preset.base, preset.instruct)])
 
         self._callback: Callable[[Any], None] | None = None
         self._lock = threading.Lock()
         self.pair = ModelPair(
             {"base": preset.base.model, "instruct": preset.instruct.model},
             tokenizer,
-            options=LoadOptions(device=device),
+            options=LoadOptions(device=device, trust_remote_code=trust),
             residency=residency,  # type: ignore[arg-type]
             progress=self._forward,
         )

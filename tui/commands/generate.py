@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 STATS_KEYS = ("ttft_s", "new_tokens", "tokens_per_s", "prefill_tokens", "reused_tokens", "model", "device")
@@ -56,28 +55,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _trust(preset: Any, model_ref: str) -> bool:
-    """trust_remote_code only when the preset asks for it AND the user confirmed this code (tui.trust)."""
-    if not preset.trust_remote_code:
-        return False
-    from tui.demo import resolve_model_ref
-    from tui.errors import UserError
-    from tui.trust import check_remote_code
-
-    path = Path(resolve_model_ref(model_ref)).expanduser()
-    if not path.is_dir():
-        try:
-            from huggingface_hub import snapshot_download
-
-            path = Path(snapshot_download(model_ref, local_files_only=True))
-        except Exception:
-            raise UserError(
-                f"{model_ref} needs its own code (trust_remote_code): download it first "
-                f"(`hf download {model_ref}`) so its .py files can be reviewed and confirmed"
-            ) from None
-    return check_remote_code(model_ref, path, True)
-
-
 def _backend(args: argparse.Namespace, preset: Any, spec: Any, tokenizer: Any) -> Any:
     base_url = args.base_url or preset.remote_base_url
     kind = args.backend or ("openai" if base_url else "local")
@@ -98,9 +75,12 @@ def _backend(args: argparse.Namespace, preset: Any, spec: Any, tokenizer: Any) -
         return OpenAIBackend(config, tokenizer)
     from tui.engine.loading import LoadOptions
     from tui.engine.local import LocalBackend
+    from tui.trust import remote_code_allowed
 
     options = LoadOptions(
-        device=args.device, quantization=args.quantize, trust_remote_code=_trust(preset, spec.model)
+        device=args.device,
+        quantization=args.quantize,
+        trust_remote_code=remote_code_allowed(preset, spec.model),
     )
     return LocalBackend.load(spec.model, tokenizer, options)
 
