@@ -187,3 +187,17 @@ async def test_long_reply_streams_into_blocks_and_reads_back_whole() -> None:
         view = app.chat.views[1]
         assert len(view.query(".message-block")) > 2  # earlier paragraphs are frozen, not re-rendered
         assert view.text == "".join(chunks)
+
+
+async def test_failed_reply_keeps_partial_and_status_says_error() -> None:
+    """A reply that fails mid-stream keeps its text, is labelled error, and the status line does not say ready."""
+    host = ScriptedHost(
+        instruct=ScriptedBackend(chunks=["一", "二", "三", "四"], fail_with=RuntimeError("boom"))
+    )
+    app = make_app(host)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("q", "enter")
+        await wait_for(pilot, lambda: len(app.conversation.turns) == 2 and not app.generating)
+        reply = app.conversation.turns[1]
+        assert reply.content == "一二" and reply.reason == "error" and reply.partial
+        assert app.status.info.state == "error"

@@ -445,7 +445,10 @@ class ChatApp(App[int]):
         turn.meta.update(meta)
         self.autosave.finish(turn, meta)
         self._show_save_state()
-        self.status.set(state="loading" if self._loading else "ready")
+        # A failed reply leaves the model state at "error" until a reply succeeds, not a misleading "ready".
+        self.status.set(
+            state="loading" if self._loading else ("error" if message.reason == "error" else "ready")
+        )
         self.schedule_plan(0)
 
     async def _discard_reply(self, turn: Turn, view: MessageView | None) -> None:
