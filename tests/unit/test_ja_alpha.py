@@ -291,3 +291,16 @@ def test_prompt_longer_than_the_model_says_so(model: Any) -> None:
 def test_package_import_registers_the_architecture() -> None:
     assert type(AutoConfig.for_model(MODEL_TYPE)) is JapaneseStableLMAlphaConfig
     assert tui.models.JapaneseStableLMAlphaForCausalLM is JapaneseStableLMAlphaForCausalLM
+
+
+@torch.no_grad()
+def test_engine_prefill_and_decode_functions_drive_it(model: Any, reference: dict[str, Any]) -> None:
+    """The engine's own step functions (keyword `cache`, logits_to_keep=1) reproduce the original's first turn."""
+    from tui.engine.generation import decode_one_token, prefill
+
+    cache = DynamicCache()
+    row = prefill(model, torch.tensor([reference["inputs"]["prompt"]]), cache)
+    reply = [int(row.argmax())]
+    for _ in range(reference["inputs"]["reply_tokens"] - 1):
+        reply.append(int(decode_one_token(model, torch.tensor(reply[-1]), cache).argmax()))
+    assert reply == reference["tokens"]["multiturn_replies"][0]

@@ -112,7 +112,7 @@ def random_state_dict(config: dict[str, Any], seed: int) -> dict[str, torch.Tens
 
 
 def build_tiny_checkpoint(
-    out_dir: str | Path, seed: int, dtype: torch.dtype = torch.float32, **sizes: int
+    out_dir: str | Path, seed: int, *, dtype: torch.dtype = torch.float32, **sizes: int
 ) -> Path:
     """Write a random Japanese StableLM Alpha model in the original layout to `out_dir`; return the directory.
 

@@ -101,7 +101,7 @@ def explain_load_error(exc: BaseException, model_id: str) -> str | None:
             f"{model_id} is not in the local Hugging Face cache and the hub cannot be reached: "
             "download it once with a network, or point the preset at a local directory"
         )
-    if "does not appear to have a file named" in lowered or "does not appear to have" in lowered:
+    if "does not appear to have" in lowered or "no file named" in lowered:
         return (
             f"{model_id} is missing a weight file (an interrupted download?): download it again, "
             "e.g. `hf download " + model_id + "`"
@@ -118,7 +118,7 @@ def explain_load_error(exc: BaseException, model_id: str) -> str | None:
             f"a weight file of {model_id} is corrupt or incomplete: delete it (`hf cache delete` for the hub cache) "
             "and download it again"
         )
-    if "trust_remote_code" in text and "japanese" in lowered:
+    if "trust_remote_code" in text and "japanese-stablelm" in model_id and "alpha" in model_id:
         return (
             f"{model_id} was handed to transformers without our config: load it with "
             "config=tui.models.load_config(...) so our native module is used, never its remote code"
