@@ -298,7 +298,7 @@ def test_engine_prefill_and_decode_functions_drive_it(model: Any, reference: dic
     """The engine's own step functions (keyword `cache`, logits_to_keep=1) reproduce the original's first turn."""
     from tui.engine.generation import decode_one_token, prefill
 
-    cache = DynamicCache()
+    cache = DynamicCache(config=model.config)  # as tui.engine.local makes it
     row = prefill(model, torch.tensor([reference["inputs"]["prompt"]]), cache)
     reply = [int(row.argmax())]
     for _ in range(reference["inputs"]["reply_tokens"] - 1):
