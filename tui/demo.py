@@ -1,4 +1,4 @@
-"""The embedded demo models: two tiny random causal LMs with the real nerdstash v1 tokenizer.
+"""The embedded demo models: two tiny random Japanese StableLM Alpha models with the real nerdstash v1 tokenizer.
 
 They let `make run` and the test suite exercise the whole product (tokenizer, templates, planner, engine, UI)
 on a machine with no GPU and no access to a model hub. They are saved exactly like a Hugging Face model
@@ -28,7 +28,7 @@ NERDSTASH_ENV = "STABLELM_TUI_NERDSTASH_MODEL"
 
 DEMO_PREFIX = "demo:"
 # Bump when the demo architecture or sizes change, so old caches are rebuilt rather than reused.
-BUILD_VERSION = 1
+BUILD_VERSION = 3
 SEEDS = {"base": 1234, "instruct": 5678}
 
 
@@ -102,35 +102,17 @@ def nerdstash_v1_model() -> Path:
 
 
 def _build_one(out_dir: Path, seed: int, tokenizer_file: Path) -> None:
-    import torch
-    from transformers import GenerationConfig, StableLmConfig, StableLmForCausalLM
-    from transformers.utils import logging as hf_logging
+    # The same architecture, file layout and config keys as the real Japanese StableLM Alpha checkpoints, so
+    # the demo goes through the loading path the 7B models take (tui.models, never remote code). One key is
+    # added: the Hub's config names no model_type; with ours a plain AutoModelForCausalLM.from_pretrained(dir)
+    # works too once tui.models is imported. (The fixture in tests/fixtures/ja_alpha keeps the Hub's exact keys.)
+    from tui.models import MODEL_TYPE, build_tiny_checkpoint
 
-    hf_logging.disable_progress_bar()
-
-    config = StableLmConfig(
-        vocab_size=65536,  # nerdstash v1 has 65,535 pieces; the real models round up to 65,536 rows
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=4,
-        rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 0.25},
-        use_parallel_residual=True,
-        max_position_embeddings=2048,
-        tie_word_embeddings=False,
-        bos_token_id=None,
-        eos_token_id=3,
-        pad_token_id=3,
-        dtype="float32",
-    )
-    torch.manual_seed(seed)
-    model = StableLmForCausalLM(config)
-    model.eval()
-    model.generation_config = GenerationConfig(
-        eos_token_id=3, pad_token_id=3, do_sample=True, temperature=1.0, top_p=0.95, max_new_tokens=128
-    )
-    model.save_pretrained(out_dir, safe_serialization=True)
+    build_tiny_checkpoint(out_dir, seed)
+    config_file = out_dir / "config.json"
+    config = json.loads(config_file.read_text(encoding="utf-8"))
+    config["model_type"] = MODEL_TYPE
+    config_file.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     shutil.copyfile(tokenizer_file, out_dir / "tokenizer.model")
 
 

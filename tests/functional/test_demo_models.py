@@ -36,10 +36,13 @@ def test_loads_with_auto_model_and_differs_between_modes(demo_models: dict[str, 
     import torch
     from transformers import AutoModelForCausalLM
 
+    from tui.models import JapaneseStableLMAlphaForCausalLM
+
     ids = torch.tensor([[100, 200, 300, 400]])
     logits = {}
     for mode, path in demo_models.items():
         model = AutoModelForCausalLM.from_pretrained(path)
+        assert isinstance(model, JapaneseStableLMAlphaForCausalLM)
         assert model.config.max_position_embeddings == 2048
         assert model.config.eos_token_id == 3
         with torch.no_grad():

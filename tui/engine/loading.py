@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,12 +25,6 @@ class LoadOptions:
     trust_remote_code: bool = False
     """Pass True only when the preset allows it AND the user confirmed this code (tui.trust.check_remote_code)."""
     local_files_only: bool = False
-
-
-def _register_our_architectures() -> None:
-    """tui.models registers the Japanese StableLM Alpha architecture with the Auto classes on import."""
-    with contextlib.suppress(ImportError):
-        import tui.models  # noqa: F401
 
 
 def resolve_device(name: str) -> Any:
@@ -137,7 +130,9 @@ def load_model(ref: str, options: LoadOptions, progress: Callable[[LoadProgress]
 
         from tui.hub import hub_reachable, looks_like_hub_id
 
-        _register_our_architectures()
+        # Importing tui.models registers the Japanese StableLM Alpha architecture with the Auto classes.
+        from tui.models import load_config as load_ja_alpha_config
+
         hf_logging.disable_progress_bar()
         device = resolve_device(options.device)
         dtype = resolve_dtype(options.dtype, device)
@@ -158,6 +153,11 @@ def load_model(ref: str, options: LoadOptions, progress: Callable[[LoadProgress]
         local = Path(path)
         shards = _shard_count(local) if local.is_dir() else 1
         emit(LoadProgress(ref, "load", 0, shards))
+        # Japanese StableLM Alpha's config names no model_type, only remote code: hand transformers our own
+        # config so it builds our native class instead of asking to run the repository's code.
+        ja_alpha_config = load_ja_alpha_config(path, local_files_only=kwargs["local_files_only"])
+        if ja_alpha_config is not None:
+            kwargs["config"] = ja_alpha_config
         model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
         emit(LoadProgress(ref, "load", shards, shards))
         if "device_map" not in kwargs and options.quantization is None:
@@ -172,7 +172,9 @@ def load_model(ref: str, options: LoadOptions, progress: Callable[[LoadProgress]
     except Exception as exc:
         if is_cuda_oom(exc):
             _free_cuda()
-        raise EngineError(explain_load_error(exc, ref)) from exc
+        from tui.models.loading import explain_load_error as explain_ja_alpha_error
+
+        raise EngineError(explain_ja_alpha_error(exc, ref) or explain_load_error(exc, ref)) from exc
 
 
 def is_cuda_oom(exc: BaseException) -> bool:
