@@ -63,18 +63,16 @@ def build_model(shape: dict[str, Any], dtype: Any, device: Any, seed: int) -> tu
     model = None
     arch = ""
     try:
-        import tui.models  # noqa: F401 - registers the Alpha architecture with the Auto classes
         from transformers import AutoConfig, AutoModelForCausalLM
 
-        for model_type in ("japanese_stablelm_alpha", "japanese-stablelm-alpha", "ja_alpha"):
-            try:
-                config = AutoConfig.for_model(model_type, **shape)
-            except ValueError:
-                continue
-            with torch.device(device):
-                model = AutoModelForCausalLM.from_config(config, dtype=dtype)
-            arch = type(model).__name__
-            break
+        from tui.models import MODEL_TYPE
+
+        # The Alpha architecture derives its MLP width from hidden_size (11008 at 4096).
+        alpha_shape = {k: v for k, v in shape.items() if k != "intermediate_size"}
+        config = AutoConfig.for_model(MODEL_TYPE, **alpha_shape)
+        with torch.device(device):
+            model = AutoModelForCausalLM.from_config(config, dtype=dtype)
+        arch = type(model).__name__
     except ImportError:
         pass
     if model is None:

@@ -23,6 +23,7 @@ def run(*argv: str) -> str:
 def test_gpu_benchmark_script_runs_tiny_on_cpu() -> None:
     out = run("bench/bench_gpu.py", "--tiny", "--new-tokens", "8", "--repeats", "1")
     for expected in (
+        "built base: JapaneseStableLMAlphaForCausalLM",
         "decode:",
         "stream/generate =",
         "TTFT 2047-token prompt",
