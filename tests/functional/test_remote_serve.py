@@ -62,10 +62,18 @@ def served(
     shutil.copytree(demo_models["base"], model_dir)
     write_tokenizer_json(model_dir)
     port = free_port()
-    cli = Path(sys.executable).with_name("transformers")
     log = (model_dir.parent / "serve.log").open("w")
+    # The real `transformers serve` CLI, in a process that first registers our Japanese StableLM Alpha
+    # architecture (the demo model's): transformers has no class for it, and serve looks the config's
+    # architecture up by name on the transformers module (a vLLM deployment registers it the same way).
+    launcher = (
+        "import sys, transformers, tui.models; "
+        "transformers.JapaneseStableLMAlphaForCausalLM = tui.models.JapaneseStableLMAlphaForCausalLM; "
+        "from transformers.cli.transformers import main; sys.argv[0] = 'transformers'; sys.exit(main())"
+    )
+    serve_args = ["serve", str(model_dir), "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"]
     proc = subprocess.Popen(
-        [str(cli), "serve", str(model_dir), "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"],
+        [sys.executable, "-c", launcher, *serve_args],
         stdout=log,
         stderr=subprocess.STDOUT,
     )
