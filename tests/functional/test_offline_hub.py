@@ -25,7 +25,7 @@ def test_ja_alpha_without_hub_or_cache_is_one_clear_sentence(tmp_path: Path) -> 
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert "stabilityai/japanese-stablelm-instruct-alpha-7b" in lines[0]
-    assert "not in the local cache" in lines[0]
+    assert "not in the local Hugging Face cache" in lines[0]
     assert elapsed < 30
 
 

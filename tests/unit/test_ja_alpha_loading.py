@@ -16,7 +16,8 @@ from huggingface_hub.errors import GatedRepoError, LocalEntryNotFoundError, Repo
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM
 
-from tui.models import ContextTooLongError, build_tiny_checkpoint, explain_load_error, load_config
+from tui.engine.errors import explain_load_error
+from tui.models import ContextTooLongError, build_tiny_checkpoint, load_config
 from tui.models.checkpoint import original_config
 
 FIXTURE_CHECKPOINT = Path(__file__).resolve().parents[1] / "fixtures" / "ja_alpha" / "checkpoint"
@@ -151,8 +152,9 @@ def test_misspelt_alpha_name_lists_the_real_ones() -> None:
     assert message is not None and "japanese-stablelm-instruct-alpha-7b-v2" in message
 
 
-def test_unrelated_errors_are_left_to_the_caller() -> None:
-    assert explain_load_error(ValueError("something else entirely"), INSTRUCT) is None
+def test_unrelated_errors_get_a_general_sentence() -> None:
+    message = explain_load_error(ValueError("something else entirely"), INSTRUCT)
+    assert message == f"cannot load {INSTRUCT}: ValueError: something else entirely"
 
 
 def _checkpoint_copy(tmp_path: Path) -> Path:

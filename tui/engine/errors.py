@@ -29,25 +29,66 @@ def is_out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
 
 
+# The Japanese StableLM Alpha models on the Hub; a near miss in a preset gets them listed.
+JA_ALPHA_MODELS = (
+    "stabilityai/japanese-stablelm-base-alpha-7b",
+    "stabilityai/japanese-stablelm-instruct-alpha-7b",
+    "stabilityai/japanese-stablelm-instruct-alpha-7b-v2",
+)
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception and its causes: transformers re-raises hub errors as OSError `from` the original."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def _status(exc: BaseException) -> int | None:
+    code = getattr(getattr(exc, "response", None), "status_code", None)
+    return code if isinstance(code, int) else None
+
+
 def explain_load_error(exc: BaseException, model: str) -> str:
     """One sentence for a failure while resolving, downloading or loading `model`."""
-    names = _names(exc)
-    text = str(exc)
+    chain = _chain(exc)
+    names = set().union(*(_names(e) for e in chain))
+    text = " ".join(str(e) for e in chain)
     lowered = text.lower()
-    if is_out_of_memory(exc):
+    page = f"https://huggingface.co/{model}"
+    if any(is_out_of_memory(e) for e in chain):
         return f"not enough memory to load {model}: {OOM_ADVICE}"
+    for e in chain:
+        if "ContextTooLongError" in _names(e):
+            return str(e)
     if "GatedRepoError" in names or "gated repo" in lowered or "is gated" in lowered:
+        if "awaiting a review" in lowered:
+            return (
+                f"{model} is gated and your access request is still awaiting review by its authors ({page})"
+            )
+        if any(_status(e) == 403 for e in chain) or "not in the authorized list" in lowered:
+            return (
+                f"{model} is gated and the account of this machine's token has not been granted access: "
+                f"accept the terms on {page} with that account (the model's license), or log in with another "
+                "(`hf auth login` or HF_TOKEN)"
+            )
         return (
-            f"{model} is a gated model: accept its license on huggingface.co, then log in with "
-            "`hf auth login` (or set HF_TOKEN)"
+            f"{model} is gated: accept its terms on {page}, then give this machine a token of that account "
+            "(`hf auth login` or HF_TOKEN); the terms are the model's license"
         )
     if (
         "RepositoryNotFoundError" in names
         or "is not a valid model identifier" in lowered
-        or ("not a local folder" in lowered)
-        or ("repo id must be in the form" in lowered)
+        or "not a local folder" in lowered
+        or "repo id must be in the form" in lowered
     ):
-        return f"model {model} not found: check the name (or the directory path) in the preset"
+        hint = ""
+        if "japanese-stablelm" in model and "alpha" in model and model not in JA_ALPHA_MODELS:
+            hint = f" (the Alpha models are {', '.join(JA_ALPHA_MODELS)})"
+        return f"model {model} not found on the Hugging Face hub or as a directory: check the name in the preset{hint}"
     if (
         "LocalEntryNotFoundError" in names
         or "OfflineModeIsEnabled" in names
@@ -57,9 +98,11 @@ def explain_load_error(exc: BaseException, model: str) -> str:
         or "cannot find the requested files in the disk cache" in lowered
     ):
         return (
-            f"cannot reach the Hugging Face hub to download {model} and it is not in the local cache: "
-            "connect to the network once, or point the preset at a local directory"
+            f"{model} is not in the local Hugging Face cache and the hub cannot be reached: "
+            "download it once with a network, or point the preset at a local directory"
         )
+    if "does not appear to have" in lowered or "no file named" in lowered:
+        return f"{model} is missing a weight file (an interrupted download?): download it again, e.g. `hf download {model}`"
     if (
         "SafetensorError" in names
         or "HeaderTooLarge" in text
@@ -74,13 +117,18 @@ def explain_load_error(exc: BaseException, model: str) -> str:
             "(`hf cache delete`) or the model directory and download it again"
         )
     if "trust_remote_code" in text:
+        if "japanese-stablelm" in model and "alpha" in model:
+            return (
+                f"{model} was handed to transformers without our config: load it with "
+                "config=tui.models.load_config(...) so our native module is used, never its remote code"
+            )
         return (
             f"{model} needs its own Python code (trust_remote_code): the preset must allow it and you must "
             "confirm it once with `stablelm-tui trust`"
         )
     if isinstance(exc, FileNotFoundError | NotADirectoryError):
         return f"cannot load {model}: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
-    first_line = (text.strip().splitlines() or [type(exc).__name__])[0]
+    first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     return f"cannot load {model}: {type(exc).__name__}: {first_line}"
 
 

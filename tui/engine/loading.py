@@ -172,9 +172,7 @@ def load_model(ref: str, options: LoadOptions, progress: Callable[[LoadProgress]
     except Exception as exc:
         if is_cuda_oom(exc):
             _free_cuda()
-        from tui.models.loading import explain_load_error as explain_ja_alpha_error
-
-        raise EngineError(explain_ja_alpha_error(exc, ref) or explain_load_error(exc, ref)) from exc
+        raise EngineError(explain_load_error(exc, ref)) from exc
 
 
 def is_cuda_oom(exc: BaseException) -> bool:

@@ -17,7 +17,7 @@ from tui.models.ja_alpha import (
     JapaneseStableLMAlphaForCausalLM,
     JapaneseStableLMAlphaModel,
 )
-from tui.models.loading import explain_load_error, is_ja_alpha, load_config
+from tui.models.loading import is_ja_alpha, load_config
 
 AutoConfig.register(MODEL_TYPE, JapaneseStableLMAlphaConfig, exist_ok=True)
 AutoModelForCausalLM.register(JapaneseStableLMAlphaConfig, JapaneseStableLMAlphaForCausalLM, exist_ok=True)
@@ -29,7 +29,6 @@ __all__ = [
     "JapaneseStableLMAlphaForCausalLM",
     "JapaneseStableLMAlphaModel",
     "build_tiny_checkpoint",
-    "explain_load_error",
     "is_ja_alpha",
     "load_config",
 ]
