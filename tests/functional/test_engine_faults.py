@@ -37,7 +37,9 @@ def test_garbage_header(demo_models: dict[str, Path], tmp_path: Path) -> None:
 def test_hub_model_without_network_or_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    with pytest.raises(EngineError, match="not in the local Hugging Face cache and the hub cannot be reached") as info:
+    with pytest.raises(
+        EngineError, match="not in the local Hugging Face cache and the hub cannot be reached"
+    ) as info:
         load_model("stabilityai/japanese-stablelm-base-alpha-7b", LoadOptions(local_files_only=True))
     one_sentence(str(info.value))
 
