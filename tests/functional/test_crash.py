@@ -44,7 +44,7 @@ def test_kill_9_during_50_replies_loses_no_completed_message(
                 time.sleep(rng.uniform(0.2, 2.0))  # during start-up and model loading
             else:
                 lines.append(proc.stdout.readline())  # READY: the model is loaded
-                time.sleep(rng.uniform(0.0, 1.5))  # while replies stream and are saved
+                time.sleep(rng.uniform(0.0, 0.6))  # while replies stream and are saved
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
                 kills += 1
