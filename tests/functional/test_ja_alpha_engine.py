@@ -69,3 +69,13 @@ def test_generate_with_a_ja_alpha_preset_on_a_local_copy(
     stats = json.loads(result.stderr.strip().splitlines()[-1])
     assert stats["new_tokens"] >= 1
     assert "trust_remote_code" not in result.stderr
+
+
+def test_cpu_threads_option_leaves_cores_to_the_app(demo_models: dict[str, Path]) -> None:
+    probe = (
+        "import torch\nfrom tui.engine.loading import LoadOptions, load_model\n"
+        f"load_model({str(demo_models['base'])!r}, LoadOptions(device='cpu', cpu_threads=1))\n"
+        "print('THREADS', torch.get_num_threads())\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert "THREADS 1" in result.stdout, result.stderr

@@ -6,6 +6,7 @@ worker is loading right now, so the status line draws the progress bar of the lo
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -31,7 +32,11 @@ class PairHost:
         self.pair = ModelPair(
             {"base": preset.base.model, "instruct": preset.instruct.model},
             tokenizer,
-            options=LoadOptions(device=device, trust_remote_code=trust),
+            # On a CPU, torch's threads would take every core and starve the UI thread (measured in
+            # bench/bench_tui_stream.py): leave one core to the app.
+            options=LoadOptions(
+                device=device, trust_remote_code=trust, cpu_threads=max(1, (os.cpu_count() or 2) - 1)
+            ),
             residency=residency,  # type: ignore[arg-type]
             progress=self._forward,
         )

@@ -25,6 +25,8 @@ class LoadOptions:
     trust_remote_code: bool = False
     """Pass True only when the preset allows it AND the user confirmed this code (tui.trust.check_remote_code)."""
     local_files_only: bool = False
+    cpu_threads: int | None = None
+    """Threads for CPU matrix work (process-wide); None keeps torch's default. The TUI leaves a core to the UI."""
 
 
 def resolve_device(name: str) -> Any:
@@ -135,6 +137,10 @@ def load_model(ref: str, options: LoadOptions, progress: Callable[[LoadProgress]
 
         hf_logging.disable_progress_bar()
         device = resolve_device(options.device)
+        if device.type == "cpu" and options.cpu_threads:
+            import torch
+
+            torch.set_num_threads(options.cpu_threads)
         dtype = resolve_dtype(options.dtype, device)
         kwargs: dict[str, Any] = {
             "dtype": dtype,
