@@ -137,9 +137,12 @@ def ensure_demo_models(root: Path | None = None) -> DemoModels:
     if _is_built(root):
         return paths
     tokenizer_file = nerdstash_v1_model()
-    root.parent.mkdir(parents=True, exist_ok=True)
-    # Build beside the target and swap it in, so an interrupted build never looks complete.
-    staging = Path(tempfile.mkdtemp(prefix=".demo-build-", dir=root.parent))
+    try:
+        root.parent.mkdir(parents=True, exist_ok=True)
+        # Build beside the target and swap it in, so an interrupted build never looks complete.
+        staging = Path(tempfile.mkdtemp(prefix=".demo-build-", dir=root.parent))
+    except OSError as exc:
+        raise UserError(f"cannot write the demo models under {root}: {exc.strerror or exc}") from None
     try:
         for mode, seed in SEEDS.items():
             _build_one(staging / mode, seed, tokenizer_file)

@@ -42,4 +42,10 @@ def run(args: argparse.Namespace) -> int:
             f"the chat TUI is not built yet; preset '{preset.name}' is valid. "
             "Try `stablelm-tui presets` or `stablelm-tui demo-model` meanwhile."
         ) from None
-    return int(run_app(args, preset) or 0)
+    from tui.engine.errors import EngineError
+
+    try:
+        return int(run_app(args, preset) or 0)
+    except EngineError as exc:
+        # Faults found before the screen opens (a device that is not there, say) are the user's to fix.
+        raise UserError(str(exc)) from None

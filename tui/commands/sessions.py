@@ -31,6 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tui.errors import UserError
     from tui.export import to_jsonl, to_markdown
     from tui.sanitize import neutralize
     from tui.store import SessionStore
@@ -58,7 +59,10 @@ def run(args: argparse.Namespace) -> int:
             conversation = store.load(args.id)
             text = to_markdown(conversation) if args.format == "md" else to_jsonl(conversation)
             if args.output:
-                args.output.write_text(text, encoding="utf-8")
+                try:
+                    args.output.write_text(text, encoding="utf-8")
+                except OSError as exc:
+                    raise UserError(f"cannot write {args.output}: {exc.strerror or exc}") from None
             else:
                 sys.stdout.write(text)
             return 0

@@ -34,7 +34,10 @@ def resolve_device(name: str) -> Any:
 
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise EngineError(f"unknown device {name!r}: use auto, cpu, cuda or cuda:N") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise EngineError(f"device {name} asked for, but no CUDA GPU is available to PyTorch here")
     return device
@@ -46,7 +49,8 @@ def resolve_dtype(name: str, device: Any) -> Any:
     if name == "auto":
         if device.type != "cuda":
             return torch.float32
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        # Without including_emulation=False torch says yes on a T4 (sm_75), where bf16 is emulated and slow.
+        return torch.bfloat16 if torch.cuda.is_bf16_supported(including_emulation=False) else torch.float16
     table = {
         "float16": torch.float16,
         "fp16": torch.float16,

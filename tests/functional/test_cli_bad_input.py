@@ -1,0 +1,52 @@
+"""Bad input on the command line is one sentence and exit code 2, never a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tui.store import SessionStore
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tui", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(("chat", "--device", "cuda"), "no CUDA GPU is available", id="chat-no-gpu"),
+        pytest.param(("chat", "--device", "foo"), "unknown device 'foo'", id="chat-bad-device"),
+    ],
+)
+def test_chat_device_errors(demo_models: dict[str, Path], args: tuple[str, ...], message: str) -> None:
+    result = cli(*args)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_demo_model_into_an_unwritable_place(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = cli("demo-model", "--out", str(blocker / "models"))
+    assert result.returncode == 2
+    assert "cannot write the demo models" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_export_to_a_missing_folder() -> None:
+    store = SessionStore()
+    cid = store.create_conversation()
+    store.add_message(cid, "user", "x")
+    store.close()
+    result = cli("sessions", "export", str(cid), "-o", "/nonexistent/dir/x.jsonl")
+    assert result.returncode == 2
+    assert "cannot write /nonexistent/dir/x.jsonl" in result.stderr and "Traceback" not in result.stderr
