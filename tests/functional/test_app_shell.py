@@ -201,3 +201,16 @@ async def test_failed_reply_keeps_partial_and_status_says_error() -> None:
         reply = app.conversation.turns[1]
         assert reply.content == "一二" and reply.reason == "error" and reply.partial
         assert app.status.info.state == "error"
+
+
+async def test_store_that_cannot_open_is_said_in_the_status_line() -> None:
+    """When the session store could not be opened, the status line says nothing is saved from the start."""
+    from tests.functional.app_helpers import demo_services
+    from tui.app.app import ChatApp
+
+    app = ChatApp(
+        demo_services(ScriptedHost()), save_unavailable="sessions are not saved: s.sqlite3 is damaged"
+    )
+    async with app.run_test(size=(120, 24)) as pilot:
+        await pilot.pause(0.1)
+        assert "unsaved: sessions are not saved" in str(app.status.render())

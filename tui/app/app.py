@@ -104,6 +104,7 @@ class ChatApp(App[int]):
         vm_status: Callable[[], str] | None = None,
         handle_signals: bool = False,
         heartbeat: Any = None,
+        save_unavailable: str = "",
     ) -> None:
         super().__init__()
         self.heartbeat = heartbeat
@@ -113,7 +114,7 @@ class ChatApp(App[int]):
         self.mode: ModeName = mode
         self.chat_settings = settings or ChatSettings()
         self.conversation = conversation or Conversation()
-        self.autosave = Autosave(recorder)
+        self.autosave = Autosave(recorder, unavailable=save_unavailable)
         self.store = store
         self.services_factory = services_factory
         self.preset_names = preset_names
@@ -172,6 +173,7 @@ class ChatApp(App[int]):
         self.inspector.pieces = self._pieces
         self.chat.markdown = self.chat_settings.markdown
         self.refresh_status_base()
+        self._show_save_state()
         if self.conversation.turns:
             await self.chat.reset(self.conversation.turns)
         self.set_interval(1 / FLUSH_HZ, self._drain)

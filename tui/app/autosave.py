@@ -8,13 +8,17 @@ from tui.app.conversation import Turn
 
 
 class Autosave:
-    def __init__(self, recorder: Any = None) -> None:
+    def __init__(self, recorder: Any = None, unavailable: str = "") -> None:
         self.recorder = recorder
         """A tui.recorder.ConversationRecorder, or None when sessions are not saved."""
+        self.unavailable = unavailable
+        """Why there is no recorder (the session store could not be opened), shown until the app ends."""
 
     @property
     def error(self) -> str:
-        return (self.recorder.last_error or "") if self.recorder is not None else ""
+        if self.recorder is None:
+            return self.unavailable
+        return self.recorder.last_error or ""
 
     def new_turn(self, turn: Turn) -> None:
         if self.recorder is not None:

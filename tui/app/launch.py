@@ -57,12 +57,14 @@ def launch(args: argparse.Namespace, preset: Preset) -> int:
     conversation = Conversation()
     store: SessionStore | None = None
     recorder: ConversationRecorder | None = None
+    save_unavailable = ""
     try:
         store = SessionStore()
     except StoreError as exc:
         if getattr(args, "resume", None) is not None:
             raise
-        print(f"stablelm-tui: warning: sessions will not be saved: {exc}")
+        # The chat still opens; the status line says, for the whole session, that nothing is being saved.
+        save_unavailable = f"sessions are not saved: {exc}"
     resume = getattr(args, "resume", None)
     if store is not None and resume is not None:
         from tui.app.resume import restore
@@ -90,6 +92,7 @@ def launch(args: argparse.Namespace, preset: Preset) -> int:
         vm_status=_vm_status,
         heartbeat=Heartbeat.for_this_vm(),
         handle_signals=True,
+        save_unavailable=save_unavailable,
     )
     result = app.run()
     if store is not None:
