@@ -2,11 +2,16 @@
 # stablelm-tui idle watchdog: run once a minute by stablelm-tui-watchdog.timer on the VM.
 #
 # The VM is idle only when, at every check for IDLE_MINUTES in a row:
-#   - nobody is connected over SSH (`who`, minus tmux panes; plus established connections to port 22),
+#   - nobody is logged in over SSH (an authenticated sshd session; connections that never logged in, such as
+#     the scanners that probe every public port 22, do not count),
 #   - the GPU is not busy (utilisation of every GPU at or below GPU_BUSY_PERCENT),
 # and the app's heartbeat file has not been touched for IDLE_MINUTES either. Then it stops or deletes
 # the VM (IDLE_ACTION). A gap between checks longer than MAX_GAP_SECONDS restarts the count, because
 # nobody looked during the gap.
+#
+# It also reads the VM's hard limit from the instance (`gcloud compute instances describe`) into LIMIT_FILE,
+# which the TUI's status line shows, and if the instance has no limit at all it enforces MAX_RUN_SECONDS
+# (what `vm up` asked for) itself.
 #
 # Settings come from $STABLELM_TUI_WATCHDOG_CONF (default /etc/stablelm-tui/watchdog.conf), KEY=VALUE
 # lines written by startup.sh; the file is parsed, never sourced. WATCHDOG_NOW (epoch seconds) replaces
@@ -20,6 +25,9 @@ IDLE_ACTION=stop
 GPU_BUSY_PERCENT=10
 HEARTBEAT=/var/lib/stablelm-tui/heartbeat
 STATE_FILE=/run/stablelm-tui/watchdog.state
+LIMIT_FILE=/run/stablelm-tui/limit
+LIMIT_REFRESH_SECONDS=600
+MAX_RUN_SECONDS=0
 MAX_GAP_SECONDS=300
 INSTANCE=
 ZONE=
@@ -31,7 +39,8 @@ read_conf() {
     [[ -r "$CONF" ]] || return 0
     while IFS='=' read -r key value || [[ -n "$key" ]]; do
         case "$key" in
-            IDLE_MINUTES | IDLE_ACTION | GPU_BUSY_PERCENT | HEARTBEAT | STATE_FILE | MAX_GAP_SECONDS | INSTANCE | ZONE)
+            IDLE_MINUTES | IDLE_ACTION | GPU_BUSY_PERCENT | HEARTBEAT | STATE_FILE | MAX_GAP_SECONDS | INSTANCE | ZONE | \
+                LIMIT_FILE | LIMIT_REFRESH_SECONDS | MAX_RUN_SECONDS)
                 printf -v "$key" '%s' "$value"
                 ;;
             '' | '#'*) ;;
@@ -49,26 +58,25 @@ check_conf() {
     fi
     is_number "$GPU_BUSY_PERCENT" || { log "GPU_BUSY_PERCENT must be a number"; exit 2; }
     is_number "$MAX_GAP_SECONDS" || { log "MAX_GAP_SECONDS must be a number"; exit 2; }
+    is_number "$LIMIT_REFRESH_SECONDS" || { log "LIMIT_REFRESH_SECONDS must be a number"; exit 2; }
+    is_number "$MAX_RUN_SECONDS" || { log "MAX_RUN_SECONDS must be a number"; exit 2; }
     case "$IDLE_ACTION" in
         stop | delete) ;;
         *) log "IDLE_ACTION must be stop or delete, not '$IDLE_ACTION'"; exit 2 ;;
     esac
 }
 
-# SSH sessions now. `who` lists logins with a terminal; tmux panes can appear there too (utempter) and are
-# not a person, so they are skipped. Established TCP connections to sshd also catch sessions without a
-# terminal (scp, port forwards).
+# Logged-in SSH sessions now. sshd retitles each connection's processes (setproctitle): before authentication
+# they read "sshd: [accepted]", "sshd: USER [priv]", "sshd: USER [net]"; once a user is in, the session process
+# reads "sshd: USER" (no channel yet, e.g. a port forward), "sshd: USER@pts/0", "sshd: USER@notty" (scp, a remote
+# command) or "sshd: USER@internal-sftp". OpenSSH 9.8+ names that process sshd-session. Only the logged-in forms
+# count: the bots that probe a public port 22 never get past the bracketed ones. An attached tmux client always
+# runs inside such a session.
 count_ssh_sessions() {
     local count=0 line
     while IFS= read -r line; do
-        [[ -z "$line" || "$line" == *"tmux("* ]] && continue
-        count=$((count + 1))
-    done < <(who 2>/dev/null || true)
-    if command -v ss >/dev/null 2>&1; then
-        while IFS= read -r line; do
-            [[ -n "$line" ]] && count=$((count + 1))
-        done < <(ss -Htn state established '( sport = :22 )' 2>/dev/null || true)
-    fi
+        [[ "$line" =~ ^sshd(-session)?:\ [^][[:space:]]+$ ]] && count=$((count + 1))
+    done < <(ps -e -ww -o args= 2>/dev/null || true)
     echo "$count"
 }
 
@@ -128,8 +136,72 @@ write_state() {
     mv -f "$tmp" "$STATE_FILE"
 }
 
+# The hard limit as the instance reports it, written to LIMIT_FILE as KEY=VALUE lines for the TUI:
+# status (ok: Google ends this run at termination_at; none: the instance has no limit; unknown: could not ask),
+# checked_at, termination_at, max_run_seconds, action, last_start (epoch seconds), error.
+refresh_limit() {
+    local checked_at=0 status='' out err
+    [[ -n "$INSTANCE" && -n "$ZONE" ]] || return 0
+    if [[ -r "$LIMIT_FILE" ]]; then
+        checked_at=$(sed -n 's/^checked_at=//p' "$LIMIT_FILE")
+        status=$(sed -n 's/^status=//p' "$LIMIT_FILE")
+    fi
+    is_number "$checked_at" || checked_at=0
+    # The termination time is fixed for a run (it changes only when the VM stops and starts, i.e. reboots it),
+    # so a fresh answer is asked for only every LIMIT_REFRESH_SECONDS.
+    if [[ "$status" == ok || "$status" == none ]] && ((NOW - checked_at < LIMIT_REFRESH_SECONDS)); then
+        return 0
+    fi
+    mkdir -p "$(dirname "$LIMIT_FILE")"
+    err=$(mktemp)
+    if out=$(timeout 60 gcloud compute instances describe "$INSTANCE" --zone="$ZONE" --format=json 2>"$err"); then
+        printf '%s' "$out" | python3 -c '
+import json, sys
+from datetime import datetime
+
+def epoch(text):
+    try:
+        return int(datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp())
+    except ValueError:
+        return ""
+
+data = json.load(sys.stdin)
+sched = data.get("scheduling") or {}
+seconds = (sched.get("maxRunDuration") or {}).get("seconds")
+end = ((data.get("resourceStatus") or {}).get("scheduling") or {}).get("terminationTimestamp")
+end = end or sched.get("terminationTime")
+start = epoch(data["lastStartTimestamp"]) if data.get("lastStartTimestamp") else ""
+until = epoch(end) if end else (start + int(seconds) if seconds and start != "" else "")
+print("status=" + ("ok" if seconds or end else "none"))
+print("termination_at=%s" % until)
+print("max_run_seconds=%s" % (seconds or ""))
+print("action=%s" % sched.get("instanceTerminationAction", ""))
+print("last_start=%s" % start)
+' >"$LIMIT_FILE.tmp" || echo "status=unknown" >"$LIMIT_FILE.tmp"
+    else
+        {
+            echo "status=unknown"
+            echo "error=$(tail -n 1 "$err" | tr -d '\r')"
+        } >"$LIMIT_FILE.tmp"
+    fi
+    rm -f "$err"
+    echo "checked_at=$NOW" >>"$LIMIT_FILE.tmp"
+    chmod 644 "$LIMIT_FILE.tmp"
+    mv -f "$LIMIT_FILE.tmp" "$LIMIT_FILE"
+}
+
+# Google's limit is the guard that works even when this VM hangs; when the instance has none (cleared, or made
+# by hand) the watchdog holds the VM to the limit `vm up` asked for, counted from the instance's last start.
+over_fallback_limit() {
+    local status last_start
+    ((MAX_RUN_SECONDS > 0)) && [[ -r "$LIMIT_FILE" ]] || return 1
+    status=$(sed -n 's/^status=//p' "$LIMIT_FILE")
+    last_start=$(sed -n 's/^last_start=//p' "$LIMIT_FILE")
+    [[ "$status" == none ]] && is_number "$last_start" && ((NOW - last_start >= MAX_RUN_SECONDS))
+}
+
 act() {
-    local reason="idle for $IDLE_MINUTES minutes (no SSH, idle GPU, no app activity)"
+    local reason="${1:-idle for $IDLE_MINUTES minutes (no SSH login, idle GPU, no app activity)}"
     if [[ "$IDLE_ACTION" == delete ]]; then
         if [[ -n "$INSTANCE" && -n "$ZONE" ]] &&
             gcloud compute instances delete "$INSTANCE" --zone="$ZONE" --delete-disks=all --quiet; then
@@ -168,10 +240,13 @@ main() {
     fi
     busy="${busy% }"
     write_state
+    refresh_limit
 
     local period=$((IDLE_MINUTES * 60))
     if [[ -n "$idle_since" ]] && ((NOW - idle_since >= period && hb_age >= period)); then
         act
+    elif over_fallback_limit; then
+        act "ran $((MAX_RUN_SECONDS / 60)) minutes without a hard limit on the instance"
     fi
 }
 

@@ -1,8 +1,10 @@
-"""The idle watchdog (provisioning/watchdog.sh) with fake `who`, `ss`, `nvidia-smi`, `shutdown` and `gcloud`.
+"""The idle watchdog (provisioning/watchdog.sh) with fakes of ps, who, ss, nvidia-smi, shutdown and gcloud that print
+what the real tools print (provisioning_fakes): a public port 22 full of scanners, sshd's process titles before and
+after a login, a tmux server left behind, an instance with or without Google's hard limit.
 
-The clock is WATCHDOG_NOW and the state file lives in a temp dir, so half an hour of one-minute checks takes a
-second. The rule under test: act only when no SSH session, an idle GPU and a stale heartbeat held at every
-check of the whole period; never while an SSH session exists.
+The clock is WATCHDOG_NOW and the state lives in a temp dir, so half an hour of one-minute checks takes seconds.
+The rule under test: act only when no SSH login, an idle GPU and a stale heartbeat held at every check of the whole
+period; never while someone is logged in over SSH.
 """
 
 from __future__ import annotations
@@ -15,18 +17,34 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.test_provisioning_vm import PROVISIONING, make_fake
+from tests.unit.provisioning_fakes import (
+    PROVISIONING,
+    PS_ALICE_NEW_OPENSSH,
+    PS_ALICE_NOTTY,
+    PS_ALICE_TTY,
+    PS_ALICE_TUNNEL,
+    PS_SCANNERS,
+    PS_SYSTEM,
+    PS_TMUX_LEFT_BEHIND,
+    SS_SCANNERS,
+    T0,
+    WHO_ALICE,
+    FakeCloud,
+    install_vm_tools,
+)
 
 WATCHDOG = PROVISIONING / "watchdog.sh"
-T0 = 1_800_000_000  # an arbitrary "now" in 2027; the fakes do not care
 MINUTE = 60
+VM = "stablelm-tui-t4"
+ZONE = "asia-northeast1-a"
+SS_ALICE = "0      0          10.146.0.2:22      203.0.113.7:51544\n"
 
 
 @dataclass
 class Box:
     tmp: Path
+    cloud: FakeCloud
     env: dict[str, str]
-    actions: Path
     heartbeat: Path
     conf: Path
 
@@ -37,8 +55,10 @@ class Box:
             "GPU_BUSY_PERCENT": 10,
             "HEARTBEAT": self.heartbeat,
             "STATE_FILE": self.tmp / "run" / "watchdog.state",
-            "INSTANCE": "stablelm-tui-t4",
-            "ZONE": "asia-northeast1-a",
+            "LIMIT_FILE": self.tmp / "run" / "limit",
+            "MAX_RUN_SECONDS": 8 * 3600,
+            "INSTANCE": VM,
+            "ZONE": ZONE,
         }
         base.update(settings)
         self.conf.write_text("# test\n" + "".join(f"{k}={v}\n" for k, v in base.items()))
@@ -47,53 +67,55 @@ class Box:
         self.heartbeat.touch()
         os.utime(self.heartbeat, (when, when))
 
-    def tick(self, now: int, *, who: str = "", gpu: str = "0", ss: str = "", gcloud_rc: int = 0) -> list[str]:
-        """One watchdog run at `now`; returns the actions it took (shutdown / gcloud lines)."""
+    def tick(self, now: int, *, ps: str = "", who: str = "", ss: str = "", gpu: str = "0") -> list[str]:
+        """One watchdog run at `now` with this process table, logins and sockets; returns what it did to the VM
+        (shutdown lines, gcloud delete calls)."""
+        (self.tmp / "ps.txt").write_text(PS_SYSTEM + ps)
         (self.tmp / "who.txt").write_text(who)
-        (self.tmp / "gpu.txt").write_text(gpu)
         (self.tmp / "ss.txt").write_text(ss)
-        before = self.actions.read_text().splitlines() if self.actions.exists() else []
+        (self.tmp / "gpu.txt").write_text(gpu)
+        actions = self.tmp / "actions.log"
+        before = actions.read_text().splitlines() if actions.exists() else []
+        deletes_before = len(self.cloud.commands("instances", "delete"))
         done = subprocess.run(
             ["bash", str(WATCHDOG)],
-            env={**self.env, "WATCHDOG_NOW": str(now), "FAKE_GCLOUD_RC": str(gcloud_rc)},
+            env={**self.env, "WATCHDOG_NOW": str(now), "FAKE_NOW": str(now)},
             capture_output=True,
             text=True,
             timeout=30,
         )
         assert done.returncode == 0, done.stdout + done.stderr
-        after = self.actions.read_text().splitlines() if self.actions.exists() else []
-        return after[len(before) :]
+        after = actions.read_text().splitlines() if actions.exists() else []
+        deletes = [
+            " ".join(["gcloud", *c]) for c in self.cloud.commands("instances", "delete")[deletes_before:]
+        ]
+        return deletes + after[len(before) :]
 
     def state(self) -> dict[str, str]:
-        text = (self.tmp / "run" / "watchdog.state").read_text()
-        return dict(line.split("=", 1) for line in text.splitlines())
+        return dict(
+            line.split("=", 1) for line in (self.tmp / "run" / "watchdog.state").read_text().splitlines()
+        )
+
+    def limit(self) -> dict[str, str]:
+        return dict(line.split("=", 1) for line in (self.tmp / "run" / "limit").read_text().splitlines())
 
 
 @pytest.fixture
 def box(tmp_path: Path) -> Box:
     bin_dir = tmp_path / "bin"
-    actions = tmp_path / "actions.log"
-    make_fake(bin_dir, "who", 'cat "$FAKE_DIR/who.txt"\n')
-    make_fake(bin_dir, "ss", 'cat "$FAKE_DIR/ss.txt"\n')
-    make_fake(bin_dir, "nvidia-smi", '[[ -s "$FAKE_DIR/gpu.txt" ]] || exit 9\ncat "$FAKE_DIR/gpu.txt"\n')
-    make_fake(bin_dir, "shutdown", 'echo "shutdown $*" >>"$FAKE_DIR/actions.log"\n')
-    make_fake(bin_dir, "gcloud", 'echo "gcloud $*" >>"$FAKE_DIR/actions.log"\nexit "${FAKE_GCLOUD_RC:-0}"\n')
+    install_vm_tools(bin_dir, tmp_path)
+    cloud = FakeCloud(tmp_path, bin_dir)
+    cloud.add_instance(VM, ZONE, started=T0 - 600)
     conf = tmp_path / "watchdog.conf"
-    env = {
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-        "FAKE_DIR": str(tmp_path),
-        "STABLELM_TUI_WATCHDOG_CONF": str(conf),
-    }
-    b = Box(tmp_path, env, actions, tmp_path / "heartbeat", conf)
+    env = {**cloud.env, "FAKE_DIR": str(tmp_path), "STABLELM_TUI_WATCHDOG_CONF": str(conf)}
+    b = Box(tmp_path, cloud, env, tmp_path / "heartbeat", conf)
     b.configure()
     b.touch_heartbeat(T0 - 3600)
     return b
 
 
-def run_minutes(
-    box: Box, minutes: int, start: int = T0, *, who: str = "", gpu: str = "0", ss: str = ""
-) -> list[tuple[int, list[str]]]:
-    return [(m, box.tick(start + m * MINUTE, who=who, gpu=gpu, ss=ss)) for m in range(minutes + 1)]
+def run_minutes(box: Box, minutes: int, start: int = T0, **seen: str) -> list[tuple[int, list[str]]]:
+    return [(m, box.tick(start + m * MINUTE, **seen)) for m in range(minutes + 1)]
 
 
 def test_shuts_down_after_the_whole_idle_period(box: Box) -> None:
@@ -102,40 +124,44 @@ def test_shuts_down_after_the_whole_idle_period(box: Box) -> None:
     # Idle from the first check (minute 0): the period is complete at minute 30, not a check earlier.
     assert acted[0] == 30
     assert results[30][1] == [
-        "shutdown -h now stablelm-tui: idle for 30 minutes (no SSH, idle GPU, no app activity)"
+        "shutdown -h now stablelm-tui: idle for 30 minutes (no SSH login, idle GPU, no app activity)"
     ]
 
 
+def test_ssh_scanners_do_not_keep_an_idle_vm_alive(box: Box) -> None:
+    """Bots hold TCP connections to the public port 22 all day; none of them ever logs in."""
+    results = run_minutes(box, 30, ps=PS_SCANNERS, ss=SS_SCANNERS)
+    assert results[30][1] and not any(actions for _, actions in results[:30])
+    assert box.state()["ssh_sessions"] == "0"
+
+
 @pytest.mark.parametrize(
-    "who",
+    ("ps", "who"),
     [
-        "alice    pts/0        2026-11-28 09:00 (203.0.113.7)\n",
-        "alice    pts/0        2026-11-28 09:00 (203.0.113.7)\nalice    pts/1        2026-11-28 09:01 (tmux(42).%0)\n",
+        pytest.param(PS_ALICE_TTY, WHO_ALICE, id="terminal"),
+        pytest.param(PS_ALICE_NOTTY, "", id="scp-or-remote-command"),
+        pytest.param(PS_ALICE_TUNNEL, "", id="port-forward-only"),
+        pytest.param(PS_ALICE_NEW_OPENSSH, WHO_ALICE, id="openssh-9.8-sshd-session"),
     ],
 )
-def test_never_acts_while_an_ssh_session_exists(box: Box, who: str) -> None:
-    # Three periods with everything else idle and a heartbeat older than the period: still no action.
-    results = run_minutes(box, 90, who=who)
+def test_never_acts_while_someone_is_logged_in_over_ssh(box: Box, ps: str, who: str) -> None:
+    # Half as long again as the period, everything else idle, scanners knocking, a stale heartbeat: no action.
+    results = run_minutes(box, 45, ps=PS_SCANNERS + ps, who=who, ss=SS_SCANNERS + SS_ALICE)
     assert all(not actions for _, actions in results)
-    assert box.state()["busy"] == "ssh"
+    assert box.state()["busy"] == "ssh" and box.state()["ssh_sessions"] == "1"
 
 
-def test_an_ssh_connection_without_a_terminal_counts(box: Box) -> None:
-    ss_line = "ESTAB 0 0 10.0.0.2:22 35.235.240.1:40000\n"
-    assert all(not actions for _, actions in run_minutes(box, 60, ss=ss_line))
-
-
-def test_tmux_panes_alone_are_not_a_session(box: Box) -> None:
-    results = run_minutes(box, 30, who="alice    pts/1        2026-11-28 09:01 (tmux(42).%0)\n")
+def test_a_tmux_session_left_behind_is_not_a_user(box: Box) -> None:
+    who = "alice    pts/1        2026-11-28 09:01 (tmux(4242).%0)\n"
+    results = run_minutes(box, 30, ps=PS_TMUX_LEFT_BEHIND, who=who)
     assert results[30][1] and not any(actions for _, actions in results[:30])
 
 
-def test_one_session_in_the_period_restarts_the_count(box: Box) -> None:
+def test_one_login_in_the_period_restarts_the_count(box: Box) -> None:
     for m in range(0, 29):
         assert box.tick(T0 + m * MINUTE) == []
-    assert box.tick(T0 + 29 * MINUTE, who="bob pts/0 2026-11-28 09:00 (198.51.100.2)\n") == []
-    # Idle again from minute 30: nothing until minute 60.
-    for m in range(30, 60):
+    assert box.tick(T0 + 29 * MINUTE, ps=PS_ALICE_TTY, who=WHO_ALICE) == []
+    for m in range(30, 60):  # idle again from minute 30: nothing until minute 60
         assert box.tick(T0 + m * MINUTE) == [], m
     assert box.tick(T0 + 60 * MINUTE)
 
@@ -166,30 +192,75 @@ def test_a_gap_between_checks_restarts_the_count(box: Box) -> None:
 
 
 def test_no_gpu_driver_counts_as_an_idle_gpu(box: Box) -> None:
-    results = run_minutes(box, 30, gpu="")  # the fake nvidia-smi fails, as with no driver
-    assert results[30][1]
+    assert run_minutes(box, 30, gpu="")[30][1]  # the fake nvidia-smi fails, as with no driver
 
 
 def test_delete_action_deletes_the_vm_and_its_disks(box: Box) -> None:
     box.configure(IDLE_ACTION="delete", IDLE_MINUTES=5)
     results = run_minutes(box, 5)
-    assert results[5][1] == [
-        "gcloud compute instances delete stablelm-tui-t4 --zone=asia-northeast1-a --delete-disks=all --quiet"
-    ]
+    assert results[5][1] == [f"gcloud compute instances delete {VM} --zone={ZONE} --delete-disks=all --quiet"]
+    assert box.cloud.state()["instances"] == []
 
 
 def test_delete_without_permission_falls_back_to_shutdown(box: Box) -> None:
     box.configure(IDLE_ACTION="delete", IDLE_MINUTES=5)
-    for m in range(5):
-        box.tick(T0 + m * MINUTE, gcloud_rc=1)
-    actions = box.tick(T0 + 5 * MINUTE, gcloud_rc=1)
+    box.cloud.fail("delete", "ERROR: (gcloud.compute.instances.delete) Could not fetch resource:\n - Required "
+                   "'compute.instances.delete' permission for 'projects/p/zones/asia-northeast1-a/instances/x'")  # fmt: skip
+    actions = run_minutes(box, 5)[5][1]
     assert actions[0].startswith("gcloud compute instances delete")
     assert actions[1].startswith("shutdown -h now")
 
 
+# --- the hard limit, read from the instance -------------------------------------------------------------------
+
+
+def test_the_hard_limit_is_read_from_the_instance(box: Box) -> None:
+    box.tick(T0)
+    limit = box.limit()
+    assert limit["status"] == "ok"
+    assert (
+        int(limit["termination_at"]) == T0 - 600 + 8 * 3600
+    )  # resourceStatus.scheduling.terminationTimestamp
+    assert (limit["max_run_seconds"], limit["action"], limit["checked_at"]) == ("28800", "DELETE", str(T0))
+    # The termination time only changes when the VM stops and starts: asked again after ten minutes, not before.
+    for m in range(1, 10):
+        box.tick(T0 + m * MINUTE)
+    assert len(box.cloud.commands("instances", "describe")) == 1
+    box.tick(T0 + 10 * MINUTE)
+    assert len(box.cloud.commands("instances", "describe")) == 2
+
+
+def test_an_instance_without_a_limit_is_held_to_the_one_vm_up_asked_for(box: Box) -> None:
+    box.cloud.state_file.write_text('{"project": "p", "instances": []}')
+    box.cloud.add_instance(VM, ZONE, max_run=None, started=T0)
+    box.configure(MAX_RUN_SECONDS=3600, IDLE_MINUTES=600)
+    busy = {"ps": PS_ALICE_TTY, "who": WHO_ALICE}
+    assert box.tick(T0 + 59 * MINUTE, **busy) == []
+    assert box.limit()["status"] == "none"
+    assert box.tick(T0 + 60 * MINUTE, **busy) == [
+        "shutdown -h now stablelm-tui: ran 60 minutes without a hard limit on the instance"
+    ]
+
+
+def test_a_failing_gcloud_leaves_the_limit_unknown_and_asks_again(box: Box) -> None:
+    box.cloud.fail(
+        "describe", "ERROR: (gcloud.compute.instances.describe) PERMISSION_DENIED: no compute scope"
+    )
+    box.tick(T0)
+    assert box.limit()["status"] == "unknown" and "PERMISSION_DENIED" in box.limit()["error"]
+    box.tick(T0 + MINUTE)
+    assert len(box.cloud.commands("instances", "describe")) == 2
+
+
 @pytest.mark.parametrize(
     "setting",
-    [{"IDLE_MINUTES": "soon"}, {"IDLE_MINUTES": 0}, {"IDLE_ACTION": "reboot"}, {"GPU_BUSY_PERCENT": "x"}],
+    [
+        {"IDLE_MINUTES": "soon"},
+        {"IDLE_MINUTES": 0},
+        {"IDLE_ACTION": "reboot"},
+        {"GPU_BUSY_PERCENT": "x"},
+        {"MAX_RUN_SECONDS": "8h"},
+    ],
 )
 def test_bad_settings_are_refused(box: Box, setting: dict[str, object]) -> None:
     box.configure(**setting)
@@ -197,7 +268,7 @@ def test_bad_settings_are_refused(box: Box, setting: dict[str, object]) -> None:
         ["bash", str(WATCHDOG)], env={**box.env, "WATCHDOG_NOW": str(T0)}, capture_output=True, text=True
     )
     assert done.returncode == 2
-    assert not box.actions.exists()
+    assert not (box.tmp / "actions.log").exists() and not box.cloud.commands("instances", "delete")
 
 
 def test_random_activity_matches_the_rule(box: Box) -> None:
@@ -215,7 +286,12 @@ def test_random_activity_matches_the_rule(box: Box) -> None:
         if rng.random() < 0.05:
             heartbeat = now - rng.randrange(0, 50)
             box.touch_heartbeat(heartbeat)
-        actions = box.tick(now, who="u pts/0 x (1.2.3.4)\n" if ssh else "", gpu="95\n" if gpu_busy else "1\n")
+        actions = box.tick(
+            now,
+            ps=PS_SCANNERS + (PS_ALICE_TTY if ssh else ""),
+            ss=SS_SCANNERS,
+            gpu="95\n" if gpu_busy else "1\n",
+        )
         idle_check = not ssh and not gpu_busy
         run_start = (run_start if run_start is not None else now) if idle_check else None
         expected = run_start is not None and now - run_start >= period and now - heartbeat >= period
