@@ -19,15 +19,20 @@ LABEL_KEY = "stablelm-tui"
 LABEL_VALUE = "managed"
 LABEL_FILTER = f"labels.{LABEL_KEY}={LABEL_VALUE}"
 METADATA_PREFIX = "stablelm-tui-"
-IMAGE_FAMILY = "ubuntu-2404-lts-amd64"
-IMAGE_PROJECT = "ubuntu-os-cloud"
+# Canonical's Ubuntu 24.04 accelerator image with the NVIDIA 580 driver already installed: no driver build at boot,
+# no DKMS, no reboot. `--image-family ubuntu-2404-lts-amd64 --image-project ubuntu-os-cloud` is the plain image; the
+# startup script then installs the driver itself.
+IMAGE_FAMILY = "ubuntu-accelerator-2404-amd64-with-nvidia-580"
+IMAGE_PROJECT = "ubuntu-os-accelerator-images"
+GUEST_NAMESPACE = "stablelm-tui"  # guest attributes the startup script writes: setup state for `vm status`
 BOOT_DISK_TYPE = "pd-balanced"  # G2 machines take no pd-standard; balanced works for all three profiles
 TMUX_SESSION = "stablelm-tui"
 SESSION_COMMAND = "stablelm-tui-session"  # installed on the VM by startup.sh
 
-# Google's scope aliases. The default set is what a VM gets without --scopes; compute-rw lets the watchdog
-# delete its own VM; cloud-platform is what Secret Manager requires for the Hugging Face token.
-DEFAULT_SCOPES = ("default",)
+# Google's scope aliases. The default set is what a VM gets without --scopes; compute-ro lets the watchdog read its
+# own hard limit from the instance (for the TUI's status line); compute-rw lets it delete its own VM; cloud-platform
+# is what Secret Manager requires for the Hugging Face token.
+DEFAULT_SCOPES = ("default", "compute-ro")
 DELETE_SCOPE = "compute-rw"
 SECRET_SCOPE = "cloud-platform"
 
@@ -87,6 +92,7 @@ class CreateSpec:
     profile: Profile
     startup_script: Path
     watchdog_script: Path
+    session_script: Path
     max_run_duration: str = "8h"
     termination_action: str = "DELETE"  # what Google does on preemption or at the hard limit: STOP or DELETE
     boot_disk_gb: int = 100
@@ -94,6 +100,8 @@ class CreateSpec:
     metadata: Mapping[str, str] = field(default_factory=dict)
     scopes: Sequence[str] = DEFAULT_SCOPES
     project: str | None = None
+    image_family: str = IMAGE_FAMILY
+    image_project: str = IMAGE_PROJECT
 
 
 def _common(project: str | None) -> list[str]:
@@ -136,17 +144,18 @@ def create_command(spec: CreateSpec, zone: str) -> list[str]:
         f"--instance-termination-action={spec.termination_action}",
         # The hard limit: Google ends the VM at this age even if it hangs and the watchdog never runs.
         f"--max-run-duration={spec.max_run_duration}",
-        f"--image-family={IMAGE_FAMILY}",
-        f"--image-project={IMAGE_PROJECT}",
+        f"--image-family={spec.image_family}",
+        f"--image-project={spec.image_project}",
         f"--boot-disk-size={spec.boot_disk_gb}GB",
         f"--boot-disk-type={BOOT_DISK_TYPE}",
         "--boot-disk-auto-delete",
         f"--labels={_join_pairs(labels, 'label')}",
         f"--metadata-from-file=startup-script={spec.startup_script},"
-        f"{METADATA_PREFIX}watchdog={spec.watchdog_script}",
+        f"{METADATA_PREFIX}watchdog={spec.watchdog_script},{METADATA_PREFIX}session={spec.session_script}",
     ]
-    if spec.metadata:
-        argv.append(f"--metadata={_join_pairs(spec.metadata, 'metadata')}")
+    # Guest attributes carry the setup's state (setting up, ready, failed and why) back to `vm status`.
+    metadata = {"enable-guest-attributes": "TRUE", **spec.metadata}
+    argv.append(f"--metadata={_join_pairs(metadata, 'metadata')}")
     argv += [f"--scopes={','.join(spec.scopes)}", "--format=json"]
     return argv
 
@@ -160,7 +169,8 @@ def discover_zones_command(gpu: str, project: str | None = None) -> list[str]:
         "list",
         *_common(project),
         f"--filter=name={gpu}",
-        "--format=value(zone)",
+        # `zone` is the zone's full URL in the API's answer; gcloud's own table prints zone.basename().
+        "--format=value(zone.basename())",
     ]
 
 
@@ -173,6 +183,62 @@ def list_command(project: str | None = None) -> list[str]:
         "list",
         *_common(project),
         f"--filter={LABEL_FILTER}",
+        "--format=json",
+    ]
+
+
+def describe_command(name: str, zone: str, project: str | None = None) -> list[str]:
+    return [
+        GCLOUD,
+        "compute",
+        "instances",
+        "describe",
+        name,
+        *_common(project),
+        f"--zone={zone}",
+        "--format=json",
+    ]
+
+
+def set_limit_command(
+    name: str, zone: str, max_run_duration: str, termination_action: str, project: str | None = None
+) -> list[str]:
+    """Re-applies the hard limit and the spot settings `up` creates with; Compute Engine accepts it only while
+    the VM is stopped (TERMINATED). The spot flags are restated so the call cannot turn the VM into anything else."""
+    return [
+        GCLOUD,
+        "compute",
+        "instances",
+        "set-scheduling",
+        name,
+        *_common(project),
+        f"--zone={zone}",
+        f"--max-run-duration={max_run_duration}",
+        f"--instance-termination-action={termination_action}",
+        "--provisioning-model=SPOT",
+        "--maintenance-policy=TERMINATE",
+        "--no-restart-on-failure",
+    ]
+
+
+def start_command(name: str, zone: str, project: str | None = None) -> list[str]:
+    return [GCLOUD, "compute", "instances", "start", name, *_common(project), f"--zone={zone}"]
+
+
+def stop_command(name: str, zone: str, project: str | None = None) -> list[str]:
+    return [GCLOUD, "compute", "instances", "stop", name, *_common(project), f"--zone={zone}"]
+
+
+def guest_attributes_command(name: str, zone: str, project: str | None = None) -> list[str]:
+    return [
+        GCLOUD,
+        "compute",
+        "instances",
+        "get-guest-attributes",
+        name,
+        *_common(project),
+        f"--zone={zone}",
+        f"--query-path={GUEST_NAMESPACE}/",
         "--format=json",
     ]
 

@@ -1,8 +1,8 @@
 """The VM shapes `vm up --profile` knows, and the zones tried for each, in order.
 
-Zone lists are the fallback when `gcloud compute accelerator-types list` cannot be asked (dry runs) or returns
-nothing; Tokyo and Seoul come first because the user works from Japan, then the big US regions where spot
-capacity for these GPUs is usually easiest to find.
+Zone lists are the fallback when `gcloud compute accelerator-types list` cannot be asked (dry runs) or fails;
+Tokyo and Seoul come first because the user works from Japan, then the big US regions where spot capacity for
+these GPUs is usually easiest to find. No list ever reaches outside the regions asked for.
 """
 
 from __future__ import annotations
@@ -98,6 +98,13 @@ PROFILES: dict[str, Profile] = {
 }
 
 
+# Machine types whose GPUs come with them (G2, A2): the instance lists them in guestAccelerators, and Google bills
+# them apart from the machine's vCPUs and memory.
+BUNDLED_GPUS: dict[str, tuple[str, int]] = {
+    p.machine_type: (p.gpu, p.gpu_count) for p in PROFILES.values() if not p.attach_gpu
+}
+
+
 def region_of(zone: str) -> str:
     """`asia-northeast1-a` -> `asia-northeast1`."""
     return zone.rsplit("-", 1)[0]
@@ -112,3 +119,8 @@ def order_zones(discovered: list[str], regions: tuple[str, ...]) -> list[str]:
     rank = {region: i for i, region in enumerate(regions)}
     kept = {z for z in discovered if region_of(z) in rank}
     return sorted(kept, key=lambda z: (rank[region_of(z)], z))
+
+
+def fallback_zones(profile: Profile, regions: tuple[str, ...]) -> list[str]:
+    """The profile's built-in zones that lie in `regions`, in the order of `regions`; empty when none do."""
+    return order_zones(list(profile.zones), regions)
