@@ -4,16 +4,20 @@
 # `sudo google_metadata_script_runner startup`) only does what is missing. Everything goes to
 # /var/log/stablelm-tui-setup.log.
 #
-# Steps, in order: config (vm.json for the TUI, watchdog.conf), watchdog (systemd timer, first, so a
-# failing setup still cannot bill forever), packages, project (git checkout + session script), driver
-# (NVIDIA >= 580, which the CUDA 13 builds of today's PyPI torch need; no CUDA toolkit: pip torch brings
-# its own runtime), venv (`make setup` of the repo, which picks the CUDA torch build when nvidia-smi works),
-# models (pre-download of the preset's models), ready.
+# Steps, in order: config (vm.json for the TUI, watchdog.conf), guards (the idle watchdog's systemd timer, the
+# session script `vm ssh` runs, sshd keepalives; first, so a failing setup still cannot bill forever and `vm ssh`
+# can say why), packages, project (git checkout), driver (NVIDIA >= 580, which the CUDA 13 builds of today's PyPI
+# torch need; the default boot image has it already), venv (`make setup` of the repo), models (pre-download of the
+# preset's models), ready.
 #
-# `startup.sh STEP...` runs only those steps (tests run `config`, `watchdog`). STABLELM_TUI_PREFIX puts every
-# path under another root (written into the files too), and STABLELM_TUI_METADATA_URL points at another
-# metadata server, for the same reason.
-set -euo pipefail
+# Whatever ends the script early, a failed step included, leaves /var/lib/stablelm-tui/failed with one sentence
+# and publishes state, sentence and the log's tail as guest attributes (stablelm-tui/state, message, log-tail),
+# which `vm status` and `vm ssh` show.
+#
+# `startup.sh STEP...` runs only those steps (tests run `config`, `guards`). STABLELM_TUI_PREFIX puts every path
+# under another root (written into the files too), and STABLELM_TUI_METADATA_URL points at another metadata
+# server, for the same reason.
+set -Eeuo pipefail
 
 PREFIX="${STABLELM_TUI_PREFIX:-}"
 METADATA_URL="${STABLELM_TUI_METADATA_URL:-http://metadata.google.internal/computeMetadata/v1}"
@@ -27,10 +31,16 @@ HF_DIR="$ROOT/hf"
 LOG="$PREFIX/var/log/stablelm-tui-setup.log"
 HEARTBEAT="$VAR/heartbeat"
 MIN_DRIVER=580
+# apt waits this long for another apt (unattended-upgrades at first boot) to let go of its locks.
+APT_LOCK_WAIT="${STABLELM_TUI_APT_LOCK_WAIT:-600}"
+APT_RETRY_SECONDS="${STABLELM_TUI_APT_RETRY_SECONDS:-10}"
 HEARTBEAT_PID=
+STEP=start
+FAILED_COMMAND=
 
 mkdir -p "$(dirname "$LOG")"
 exec > >(tee -a "$LOG") 2>&1
+TEE_PID=$!
 
 log() { echo "[$(date -u +%FT%TZ)] stablelm-tui-setup: $*"; }
 
@@ -45,11 +55,76 @@ instance_field() {
     curl -fsS --retry 3 -H 'Metadata-Flavor: Google' "$METADATA_URL/instance/$1" 2>/dev/null || true
 }
 
+# Guest attribute stablelm-tui/KEY (needs enable-guest-attributes=TRUE, which `vm up` sets); best effort.
+guest_attr() {
+    printf '%s' "$2" | curl -fsS -X PUT --data-binary @- -H 'Metadata-Flavor: Google' \
+        "$METADATA_URL/instance/guest-attributes/stablelm-tui/$1" >/dev/null 2>&1 || true
+}
+
+report() {
+    guest_attr state "$1"
+    guest_attr message "$2"
+}
+
 fail() {
     log "FAILED: $*"
     mkdir -p "$VAR"
-    echo "$*" >"$VAR/failed"
+    echo "step $STEP failed: $*" >"$VAR/failed"
     exit 1
+}
+
+# Runs at every exit. A failure (or anything else that stops the script before `ready`) ends in one sentence in
+# $VAR/failed and the guest attributes, with the log's tail: that is what `vm ssh` and `vm status` show.
+on_exit() {
+    local rc=$? tail
+    trap - EXIT ERR
+    [[ -z "$HEARTBEAT_PID" ]] || kill "$HEARTBEAT_PID" 2>/dev/null || true
+    if ((rc != 0)) && [[ ! -e "$VAR/failed" ]]; then
+        mkdir -p "$VAR"
+        echo "step $STEP failed: ${FAILED_COMMAND:-exit status $rc}" >"$VAR/failed"
+        log "FAILED: step $STEP: ${FAILED_COMMAND:-exit status $rc}"
+    fi
+    # Let tee write everything before the tail is read.
+    exec >&- 2>&-
+    wait "$TEE_PID" 2>/dev/null || true
+    if [[ -e "$VAR/failed" ]]; then
+        tail=$(tail -n 15 "$LOG" 2>/dev/null | tail -c 4000)
+        report failed "$(cat "$VAR/failed")"
+        guest_attr log-tail "$tail"
+    fi
+    exit "$rc"
+}
+
+# The first command that failed (set -E carries the ERR trap into functions), for the failure's sentence.
+on_err() {
+    local rc=$?
+    [[ -n "$FAILED_COMMAND" ]] || FAILED_COMMAND="'$BASH_COMMAND' exited $rc"
+}
+
+# apt-get that waits for the locks other apt runs hold at first boot. DPkg::Lock::Timeout makes apt wait for the
+# dpkg lock; `apt-get update` takes the lists lock without waiting (apt-pkg/acquire.cc), so that is retried here.
+apt_get() {
+    local deadline=$((SECONDS + APT_LOCK_WAIT)) out rc
+    while true; do
+        out=$(mktemp)
+        rc=0
+        DEBIAN_FRONTEND=noninteractive apt-get -o "DPkg::Lock::Timeout=$APT_LOCK_WAIT" "$@" >"$out" 2>&1 || rc=$?
+        cat "$out"
+        if ((rc == 0)); then
+            rm -f "$out"
+            return 0
+        fi
+        if grep -qE '^E: (Could not get lock|Unable to lock|Unable to acquire the dpkg frontend lock)' "$out" &&
+            ((SECONDS < deadline)); then
+            rm -f "$out"
+            log "apt is busy (another apt run holds its lock); retrying in ${APT_RETRY_SECONDS}s"
+            sleep "$APT_RETRY_SECONDS"
+            continue
+        fi
+        FAILED_COMMAND="apt-get $* exited $rc: $(grep -E '^E: ' "$out" | tail -n 1 || true)"
+        rm -f "$out"
+        fail "${FAILED_COMMAND}"
+    done
 }
 
 step_config() {
@@ -58,13 +133,13 @@ step_config() {
     local zone uptime_s
     zone=$(instance_field zone)
     uptime_s=$(cut -d' ' -f1 /proc/uptime)
-    # vm.json: what the TUI's status line reads (tui/vminfo.py; format in docs/provisioning.md).
+    # vm.json: what the TUI's status line reads (tui/vminfo.py; format in docs/provisioning.md). The hard limit
+    # is not here: the watchdog reads it from the instance into limit_path, so it is always the real one.
     VM_INSTANCE=$(instance_field name) VM_ZONE="${zone##*/}" VM_UPTIME="$uptime_s" \
         VM_PROFILE=$(attr profile) VM_MACHINE_TYPE=$(attr machine-type) VM_GPU=$(attr gpu) \
         VM_HOURLY_USD=$(attr hourly-usd 0) VM_PRICE_DATE=$(attr price-date) VM_JPY=$(attr jpy-per-usd 0) \
-        VM_MAX_RUN=$(attr max-run-seconds 0) VM_TERMINATION=$(attr termination-action DELETE) \
         VM_IDLE_MINUTES=$(attr idle-minutes 30) VM_IDLE_ACTION=$(attr idle-action stop) \
-        VM_HEARTBEAT="$HEARTBEAT" VM_STATE="$RUN_DIR/watchdog.state" \
+        VM_HEARTBEAT="$HEARTBEAT" VM_STATE="$RUN_DIR/watchdog.state" VM_LIMIT="$RUN_DIR/limit" \
         python3 - "$ETC/vm.json" <<'EOF'
 import json, os, sys, time
 
@@ -77,7 +152,7 @@ def number(key, kind=float):
         return kind(0)
 
 info = {
-    "version": 1,
+    "version": 2,
     "instance": env.get("VM_INSTANCE", ""),
     "zone": env.get("VM_ZONE", ""),
     "profile": env.get("VM_PROFILE", ""),
@@ -86,14 +161,13 @@ info = {
     "hourly_usd": number("VM_HOURLY_USD"),
     "price_date": env.get("VM_PRICE_DATE", ""),
     "jpy_per_usd": number("VM_JPY"),
-    # Boot time: the hard limit and the cost both count from when the VM last started running.
+    # Boot time: the cost counts from when the VM last started running.
     "started_at": int(time.time() - number("VM_UPTIME")),
-    "max_run_seconds": number("VM_MAX_RUN", int),
-    "termination_action": env.get("VM_TERMINATION", ""),
     "idle_minutes": number("VM_IDLE_MINUTES", int),
     "idle_action": env.get("VM_IDLE_ACTION", ""),
     "heartbeat_path": env.get("VM_HEARTBEAT", ""),
     "watchdog_state_path": env.get("VM_STATE", ""),
+    "limit_path": env.get("VM_LIMIT", ""),
 }
 path = sys.argv[1]
 with open(path + ".tmp", "w", encoding="utf-8") as fh:
@@ -102,17 +176,15 @@ with open(path + ".tmp", "w", encoding="utf-8") as fh:
 os.chmod(path + ".tmp", 0o644)
 os.replace(path + ".tmp", path)
 EOF
-    local idle_minutes idle_action busy
-    idle_minutes=$(attr idle-minutes 30)
-    idle_action=$(attr idle-action stop)
-    busy=$(attr gpu-busy-percent 10)
     {
         echo "# Written by startup.sh at every boot from the instance metadata; read by watchdog.sh."
-        echo "IDLE_MINUTES=$idle_minutes"
-        echo "IDLE_ACTION=$idle_action"
-        echo "GPU_BUSY_PERCENT=$busy"
+        echo "IDLE_MINUTES=$(attr idle-minutes 30)"
+        echo "IDLE_ACTION=$(attr idle-action stop)"
+        echo "GPU_BUSY_PERCENT=$(attr gpu-busy-percent 10)"
+        echo "MAX_RUN_SECONDS=$(attr max-run-seconds 0)"
         echo "HEARTBEAT=$HEARTBEAT"
         echo "STATE_FILE=$RUN_DIR/watchdog.state"
+        echo "LIMIT_FILE=$RUN_DIR/limit"
         echo "INSTANCE=$(instance_field name)"
         echo "ZONE=${zone##*/}"
     } >"$ETC/watchdog.conf"
@@ -127,14 +199,19 @@ EOF
     log "config written: $ETC/vm.json, $ETC/watchdog.conf"
 }
 
-step_watchdog() {
+# A script from the instance metadata (stablelm-tui-NAME), installed executable at $2.
+install_from_metadata() {
     local script
-    script=$(attr watchdog)
-    [[ -n "$script" ]] || fail "the instance metadata has no stablelm-tui-watchdog script"
-    mkdir -p "$LIB"
-    printf '%s\n' "$script" >"$LIB/watchdog.sh.new"
-    chmod 755 "$LIB/watchdog.sh.new"
-    mv -f "$LIB/watchdog.sh.new" "$LIB/watchdog.sh"
+    script=$(attr "$1")
+    [[ -n "$script" ]] || fail "the instance metadata has no stablelm-tui-$1 script"
+    mkdir -p "$(dirname "$2")"
+    printf '%s\n' "$script" >"$2.new"
+    chmod 755 "$2.new"
+    mv -f "$2.new" "$2"
+}
+
+step_guards() {
+    install_from_metadata watchdog "$LIB/watchdog.sh"
     mkdir -p "$PREFIX/etc/systemd/system"
     cat >"$PREFIX/etc/systemd/system/stablelm-tui-watchdog.service" <<EOF
 [Unit]
@@ -159,6 +236,13 @@ EOF
     systemctl daemon-reload
     systemctl enable --now stablelm-tui-watchdog.timer
     log "watchdog timer active"
+    # Before anything that can fail, so `vm ssh` can always say how the setup went.
+    install_from_metadata session "$PREFIX/usr/local/bin/stablelm-tui-session"
+    # A dropped connection (laptop closed) would otherwise hold its SSH session, and so the VM, for the ~2 hours
+    # TCP keepalive takes; with these sshd ends it after 3 unanswered probes a minute apart.
+    mkdir -p "$PREFIX/etc/ssh/sshd_config.d"
+    printf 'ClientAliveInterval 60\nClientAliveCountMax 3\n' >"$PREFIX/etc/ssh/sshd_config.d/60-stablelm-tui.conf"
+    systemctl try-reload-or-restart ssh.service || log "could not reload sshd (keepalives apply from next boot)"
 }
 
 step_packages() {
@@ -169,8 +253,8 @@ step_packages() {
     done
     if ((${#missing[@]})); then
         log "installing ${missing[*]}"
-        apt-get update -q
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+        apt_get update -q
+        apt_get install -y -q "${missing[@]}"
     fi
 }
 
@@ -190,7 +274,6 @@ step_project() {
     else
         log "could not move to $ref; keeping $(git -C "$APP" rev-parse --short HEAD)"
     fi
-    install -m 755 "$APP/provisioning/session.sh" "$PREFIX/usr/local/bin/stablelm-tui-session"
 }
 
 driver_major() {
@@ -206,13 +289,13 @@ step_driver() {
     fi
     branch=$(attr driver-branch "$MIN_DRIVER")
     log "installing the NVIDIA $branch server driver (found: ${major:-none})"
+    # Headers for the running kernel: DKMS builds the module against them when no prebuilt one fits this kernel.
+    apt_get install -y -q "linux-headers-$(uname -r)"
     # ubuntu-drivers picks Canonical's prebuilt, signed kernel modules when they exist for this kernel.
     if ! ubuntu-drivers install --gpgpu "nvidia:$branch-server"; then
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q "nvidia-headless-$branch-server" ||
-            fail "could not install NVIDIA driver $branch"
+        apt_get install -y -q "nvidia-headless-$branch-server"
     fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "nvidia-utils-$branch-server" ||
-        fail "could not install nvidia-utils-$branch-server"
+    apt_get install -y -q "nvidia-utils-$branch-server"
     modprobe nvidia 2>/dev/null || true
     major=$(driver_major || true)
     if [[ -n "$major" ]] && ((major >= MIN_DRIVER)); then
@@ -225,13 +308,14 @@ step_driver() {
     fi
     touch "$VAR/rebooted-for-driver"
     log "rebooting to load the new driver"
+    report rebooting "rebooting once to load the new NVIDIA driver; the setup goes on after the boot"
     systemctl reboot
     exit 0
 }
 
 step_venv() {
     # The repo's Makefile: a venv in $APP/.venv with the CUDA build of torch (nvidia-smi works by now).
-    HOME="${HOME:-/root}" make -C "$APP" setup PYTHON=python3 || fail "make setup failed"
+    HOME="${HOME:-/root}" make -C "$APP" setup PYTHON=python3 || fail "make setup (the project's venv) failed"
     log "venv ready: $("$APP/.venv/bin/python" -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available())')"
 }
 
@@ -281,23 +365,29 @@ step_models() {
 
 step_ready() {
     date -u +%FT%TZ >"$VAR/ready"
+    report ready "setup done: the TUI is ready"
     log "ready: run 'provisioning/vm ssh' on your machine"
 }
 
 main() {
     local steps=("$@") step
-    ((${#steps[@]})) || steps=(config watchdog packages project driver venv models ready)
+    ((${#steps[@]})) || steps=(config guards packages project driver venv models ready)
     log "starting: ${steps[*]}"
+    trap on_err ERR
+    trap on_exit EXIT
     # Setup counts as activity: keep the heartbeat fresh so the watchdog does not end a slow setup. Its
     # output goes nowhere, so it never holds the log pipe open after the script ends.
     if [[ " ${steps[*]} " != " config " ]]; then
         (while sleep 60; do touch "$HEARTBEAT" 2>/dev/null || true; done) >/dev/null 2>&1 &
         HEARTBEAT_PID=$!
-        trap 'kill "$HEARTBEAT_PID" 2>/dev/null || true' EXIT
     fi
     for step in "${steps[@]}"; do
+        STEP=$step
         case "$step" in
-            config | watchdog | packages | project | driver | venv | models | ready) "step_$step" ;;
+            config | guards | packages | project | driver | venv | models | ready)
+                [[ "$step" == ready ]] || report setup "setting up: step $step"
+                "step_$step"
+                ;;
             *) fail "unknown step '$step'" ;;
         esac
     done

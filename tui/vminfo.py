@@ -1,9 +1,11 @@
 """What the TUI's status line knows about the GPU VM it runs on: elapsed time, cost so far, idle shutdown.
 
 On a VM made by `provisioning/vm up`, the startup script writes /etc/stablelm-tui/vm.json (hourly price, start
-time, hard limit, idle settings, where the heartbeat and the watchdog's state live; the format is in
-docs/provisioning.md) and the idle watchdog keeps its state in a small KEY=VALUE file. Everywhere else the
-file is absent and `read_status()` returns None, so the status line shows nothing.
+time, idle settings, where the heartbeat, the watchdog's state and the hard limit live; the format is in
+docs/provisioning.md). The idle watchdog keeps its state in a small KEY=VALUE file, and writes the hard limit as
+the instance itself reports it (`gcloud compute instances describe`) to another, so the status line never shows
+a limit that was only asked for at creation. Everywhere else vm.json is absent and `read_status()` returns None,
+so the status line shows nothing.
 
 The app touches the heartbeat file on user activity and while a reply is generating (not on a timer: an
 open but forgotten TUI must not keep a VM alive). `Heartbeat` rate-limits that to one touch per interval.
@@ -23,7 +25,7 @@ from typing import Any
 
 ENV_VAR = "STABLELM_TUI_VM_INFO"
 DEFAULT_PATH = Path("/etc/stablelm-tui/vm.json")
-SUPPORTED_VERSION = 1
+SUPPORTED_VERSION = 2
 
 
 class VmInfoError(ValueError):
@@ -42,13 +44,23 @@ class VmInfo:
     jpy_per_usd: float
     started_at: float
     """Epoch seconds when the VM last started running (boot)."""
-    max_run_seconds: int
-    """Google's hard limit counted from started_at; 0 when none."""
-    termination_action: str
     idle_minutes: int
     idle_action: str
     heartbeat_path: Path | None
     watchdog_state_path: Path | None
+    limit_path: Path | None
+    """Where the watchdog writes the hard limit it read from the instance."""
+
+
+@dataclass(frozen=True)
+class HardLimit:
+    """Google's hard limit as the instance reported it at `checked_at`."""
+
+    status: str
+    """"ok" (Google ends this run at termination_at), "none" (the instance has no limit) or "unknown"."""
+    termination_at: float | None
+    action: str
+    checked_at: float | None
 
 
 @dataclass(frozen=True)
@@ -66,6 +78,9 @@ class VmStatus:
     cost_usd: float
     cost_jpy: float | None
     hard_limit_left_s: float | None
+    """Seconds until Google ends the VM; None when not known (see hard_limit_status)."""
+    hard_limit_status: str
+    """"ok", "none" (running without a hard limit) or "unknown" (not read from the instance yet, or failed)."""
     idle_left_s: float
     """Seconds until the idle shutdown if nothing happens from now on."""
     idle_counting: bool
@@ -96,13 +111,11 @@ def parse_info(data: Any, where: str = "vm.json") -> VmInfo:
     number = (int, float)
     hourly = float(_field(data, "hourly_usd", number, where))
     idle_minutes = int(_field(data, "idle_minutes", int, where))
-    max_run = int(_field(data, "max_run_seconds", int, where))
-    if hourly < 0 or idle_minutes <= 0 or max_run < 0:
-        raise VmInfoError(
-            f"{where}: hourly_usd, idle_minutes and max_run_seconds must not be negative or zero"
-        )
+    if hourly < 0 or idle_minutes <= 0:
+        raise VmInfoError(f"{where}: hourly_usd must not be negative and idle_minutes must be positive")
     heartbeat = data.get("heartbeat_path") or None
     state = data.get("watchdog_state_path") or None
+    limit = data.get("limit_path") or None
     return VmInfo(
         instance=str(data.get("instance", "")),
         zone=str(data.get("zone", "")),
@@ -111,12 +124,11 @@ def parse_info(data: Any, where: str = "vm.json") -> VmInfo:
         price_date=str(data.get("price_date", "")),
         jpy_per_usd=float(data.get("jpy_per_usd") or 0),
         started_at=float(_field(data, "started_at", number, where)),
-        max_run_seconds=max_run,
-        termination_action=str(data.get("termination_action", "")),
         idle_minutes=idle_minutes,
         idle_action=str(data.get("idle_action", "")),
         heartbeat_path=Path(heartbeat) if isinstance(heartbeat, str) else None,
         watchdog_state_path=Path(state) if isinstance(state, str) else None,
+        limit_path=Path(limit) if isinstance(limit, str) else None,
     )
 
 
@@ -136,26 +148,52 @@ def load_info(path: Path | None = None) -> VmInfo | None:
     return parse_info(data, str(path))
 
 
-def parse_watchdog_state(text: str) -> WatchdogState:
+def _key_values(text: str) -> dict[str, str]:
     values: dict[str, str] = {}
     for line in text.splitlines():
         key, sep, value = line.partition("=")
         if sep:
             values[key.strip()] = value.strip()
+    return values
 
-    def number(key: str) -> float | None:
-        try:
-            return float(values[key])
-        except (KeyError, ValueError):
-            return None
 
+def _number(values: dict[str, str], key: str) -> float | None:
+    try:
+        return float(values[key])
+    except (KeyError, ValueError):
+        return None
+
+
+def parse_watchdog_state(text: str) -> WatchdogState:
+    values = _key_values(text)
     return WatchdogState(
-        idle_since=number("idle_since"), last_check=number("last_check"), busy=values.get("busy", "")
+        idle_since=_number(values, "idle_since"),
+        last_check=_number(values, "last_check"),
+        busy=values.get("busy", ""),
+    )
+
+
+def parse_hard_limit(text: str) -> HardLimit:
+    """The watchdog's limit file (KEY=VALUE lines; the format is in docs/provisioning.md)."""
+    values = _key_values(text)
+    status = values.get("status", "")
+    end = _number(values, "termination_at")
+    if status not in ("ok", "none") or (status == "ok" and end is None):
+        status = "unknown"
+    return HardLimit(
+        status=status,
+        termination_at=end if status == "ok" else None,
+        action=values.get("action", ""),
+        checked_at=_number(values, "checked_at"),
     )
 
 
 def compute_status(
-    info: VmInfo, now: float, state: WatchdogState | None = None, heartbeat_mtime: float | None = None
+    info: VmInfo,
+    now: float,
+    state: WatchdogState | None = None,
+    heartbeat_mtime: float | None = None,
+    limit: HardLimit | None = None,
 ) -> VmStatus:
     """The numbers for the status line at `now` (pure).
 
@@ -164,7 +202,10 @@ def compute_status(
     """
     elapsed = max(0.0, now - info.started_at)
     cost = elapsed / 3600 * info.hourly_usd
-    limit_left = info.started_at + info.max_run_seconds - now if info.max_run_seconds else None
+    limit_status = limit.status if limit is not None else "unknown"
+    limit_left = (
+        limit.termination_at - now if limit is not None and limit.termination_at is not None else None
+    )
     period = info.idle_minutes * 60
     counting = state is not None and state.idle_since is not None
     if counting and state is not None and state.idle_since is not None:
@@ -177,6 +218,7 @@ def compute_status(
         cost_usd=cost,
         cost_jpy=cost * info.jpy_per_usd if info.jpy_per_usd else None,
         hard_limit_left_s=limit_left,
+        hard_limit_status=limit_status,
         idle_left_s=idle_left,
         idle_counting=counting,
         idle_action=info.idle_action or "stop",
@@ -201,8 +243,12 @@ def format_status(status: VmStatus) -> str:
         parts.append(f"idle {status.idle_action} in {_short(status.idle_left_s)}")
     else:
         parts.append(f"idle {status.idle_action} {_short(status.idle_left_s)} after you leave")
-    if status.hard_limit_left_s is not None:
+    if status.hard_limit_status == "none":
+        parts.append("NO hard limit")
+    elif status.hard_limit_left_s is not None:
         parts.append(f"limit {_short(status.hard_limit_left_s)}")
+    else:
+        parts.append("limit ?")
     return " · ".join(parts)
 
 
@@ -229,7 +275,13 @@ def read_status(now: float | None = None, path: Path | None = None) -> VmStatus 
             mtime = info.heartbeat_path.stat().st_mtime
         except OSError:
             mtime = None
-    return compute_status(info, time.time() if now is None else now, state, mtime)
+    limit = None
+    if info.limit_path is not None:
+        try:
+            limit = parse_hard_limit(info.limit_path.read_text(encoding="utf-8"))
+        except OSError:
+            limit = None
+    return compute_status(info, time.time() if now is None else now, state, mtime, limit)
 
 
 class Heartbeat:

@@ -1,4 +1,5 @@
-"""tui/vminfo.py: the VM facts for the TUI's status line (elapsed, cost, idle countdown, hard limit)."""
+"""tui/vminfo.py: the VM facts for the TUI's status line (elapsed, cost, idle countdown, and the hard limit as the
+watchdog read it from the instance)."""
 
 from __future__ import annotations
 
@@ -18,22 +19,21 @@ START = 1_800_000_000.0
 
 def info_dict(tmp_path: Path, **over: Any) -> dict[str, Any]:
     data: dict[str, Any] = {
-        "version": 1,
+        "version": 2,
         "instance": "stablelm-tui-t4",
         "zone": "asia-northeast1-a",
         "profile": "t4",
         "machine_type": "n1-highmem-8",
         "gpu": "nvidia-tesla-t4",
         "hourly_usd": 0.36,
-        "price_date": "2026-11",
+        "price_date": "2026-12-01",
         "jpy_per_usd": 150,
         "started_at": START,
-        "max_run_seconds": 8 * 3600,
-        "termination_action": "DELETE",
         "idle_minutes": 30,
         "idle_action": "delete",
         "heartbeat_path": str(tmp_path / "heartbeat"),
         "watchdog_state_path": str(tmp_path / "watchdog.state"),
+        "limit_path": str(tmp_path / "limit"),
     }
     data.update(over)
     return data
@@ -59,18 +59,44 @@ def test_default_path_without_the_env_var(monkeypatch: pytest.MonkeyPatch) -> No
     assert vminfo.info_path() == Path("/etc/stablelm-tui/vm.json")
 
 
+LIMIT_OK = f"status=ok\ntermination_at={int(START) + 8 * 3600}\nmax_run_seconds=28800\naction=DELETE\nchecked_at={int(START)}\n"
+
+
 def test_elapsed_cost_and_limit(info_file: Path) -> None:
     info = vminfo.load_info()
     assert info is not None
-    status = vminfo.compute_status(info, START + 2 * 3600)
+    limit = vminfo.parse_hard_limit(LIMIT_OK)
+    status = vminfo.compute_status(info, START + 2 * 3600, limit=limit)
     assert status.elapsed_s == 7200
     assert status.cost_usd == pytest.approx(0.72)
     assert status.cost_jpy == pytest.approx(108)
-    assert status.hard_limit_left_s == 6 * 3600
+    assert status.hard_limit_left_s == 6 * 3600 and status.hard_limit_status == "ok"
     # No watchdog state: the full period, starting when the user leaves.
     assert status.idle_left_s == 1800 and not status.idle_counting
     line = vminfo.format_status(status)
     assert line == "VM 2h00m · ≈$0.72 (≈¥108) · idle delete 30m after you leave · limit 6h00m"
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        pytest.param(LIMIT_OK, "limit 7h50m", id="read-from-the-instance"),
+        pytest.param(
+            "status=none\nlast_start=1800000000\nchecked_at=1\n", "NO hard limit", id="instance-has-none"
+        ),
+        pytest.param("status=unknown\nerror=PERMISSION_DENIED\n", "limit ?", id="could-not-ask"),
+        pytest.param("status=ok\n", "limit ?", id="ok-without-a-time-is-not-trusted"),
+        pytest.param(None, "limit ?", id="not-read-yet"),
+    ],
+)
+def test_the_limit_shown_is_the_one_the_watchdog_read_from_the_instance(
+    info_file: Path, tmp_path: Path, text: str | None, shown: str
+) -> None:
+    if text is not None:
+        (tmp_path / "limit").write_text(text)
+    status = vminfo.read_status(now=START + 600)
+    assert status is not None
+    assert vminfo.format_status(status).endswith(shown)
 
 
 @pytest.mark.parametrize(
@@ -105,19 +131,19 @@ def test_read_status_uses_the_watchdog_state_and_heartbeat(info_file: Path, tmp_
     assert "idle delete in 22m" in vminfo.format_status(status)
 
 
-def test_no_hard_limit_and_no_rate(tmp_path: Path) -> None:
-    info = vminfo.parse_info(info_dict(tmp_path, max_run_seconds=0, jpy_per_usd=0))
+def test_no_rate_means_no_yen(tmp_path: Path) -> None:
+    info = vminfo.parse_info(info_dict(tmp_path, jpy_per_usd=0))
     status = vminfo.compute_status(info, START + 60)
     assert status.hard_limit_left_s is None and status.cost_jpy is None
-    assert "limit" not in vminfo.format_status(status) and "¥" not in vminfo.format_status(status)
+    assert "¥" not in vminfo.format_status(status)
 
 
 @pytest.mark.parametrize(
     ("over", "message"),
     [
-        ({"version": 2}, "unsupported version"),
+        ({"version": 1}, "unsupported version"),
         ({"hourly_usd": "cheap"}, "hourly_usd"),
-        ({"idle_minutes": 0}, "must not be negative or zero"),
+        ({"idle_minutes": 0}, "idle_minutes must be positive"),
         ({"started_at": True}, "started_at"),
     ],
 )
