@@ -54,3 +54,22 @@ $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# --- SkyPilot, for validating provisioning/sky.yaml with SkyPilot's own parser and schema -----------------------
+# In a venv of its own (it pins its own versions of pydantic, fastapi and more) and offline: the tests read the
+# task with sky.Task.from_yaml, which needs neither a cloud account nor network. Pinned so the schema the test
+# checks against changes only on purpose.
+SKY_VENV ?= .venv-sky
+SKYPILOT_SPEC ?= skypilot==0.14.1
+
+test: $(SKY_VENV)/.installed
+
+$(SKY_VENV)/.installed:
+	$(PYTHON) -m venv $(SKY_VENV)
+	$(SKY_VENV)/bin/python -m pip install -q "$(SKYPILOT_SPEC)"
+	touch $@
+
+clean: clean-sky
+.PHONY: clean-sky
+clean-sky:
+	rm -rf $(SKY_VENV)
