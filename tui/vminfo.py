@@ -25,7 +25,9 @@ from typing import Any
 
 ENV_VAR = "STABLELM_TUI_VM_INFO"
 DEFAULT_PATH = Path("/etc/stablelm-tui/vm.json")
-SUPPORTED_VERSION = 2
+# Version 1 (from an older `vm up`) carried the hard limit asked for at creation, which is no longer trusted: such
+# a file still gives elapsed time, cost and the idle countdown, and the limit shows as unknown.
+SUPPORTED_VERSIONS = (1, 2)
 
 
 class VmInfoError(ValueError):
@@ -106,8 +108,8 @@ def parse_info(data: Any, where: str = "vm.json") -> VmInfo:
     if not isinstance(data, dict):
         raise VmInfoError(f"{where}: expected a JSON object")
     version = data.get("version")
-    if version != SUPPORTED_VERSION:
-        raise VmInfoError(f"{where}: unsupported version {version!r} (this app reads {SUPPORTED_VERSION})")
+    if version not in SUPPORTED_VERSIONS or isinstance(version, bool):
+        raise VmInfoError(f"{where}: unsupported version {version!r} (this app reads 1 and 2)")
     number = (int, float)
     hourly = float(_field(data, "hourly_usd", number, where))
     idle_minutes = int(_field(data, "idle_minutes", int, where))

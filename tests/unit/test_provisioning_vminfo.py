@@ -131,6 +131,16 @@ def test_read_status_uses_the_watchdog_state_and_heartbeat(info_file: Path, tmp_
     assert "idle delete in 22m" in vminfo.format_status(status)
 
 
+def test_a_version_1_file_still_gives_cost_and_idle_but_not_its_creation_time_limit(tmp_path: Path) -> None:
+    old = info_dict(tmp_path, version=1, max_run_seconds=8 * 3600, termination_action="DELETE")
+    del old["limit_path"]
+    status = vminfo.compute_status(vminfo.parse_info(old), START + 2 * 3600)
+    assert (
+        vminfo.format_status(status)
+        == "VM 2h00m · ≈$0.72 (≈¥108) · idle delete 30m after you leave · limit ?"
+    )
+
+
 def test_no_rate_means_no_yen(tmp_path: Path) -> None:
     info = vminfo.parse_info(info_dict(tmp_path, jpy_per_usd=0))
     status = vminfo.compute_status(info, START + 60)
@@ -141,7 +151,7 @@ def test_no_rate_means_no_yen(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("over", "message"),
     [
-        ({"version": 1}, "unsupported version"),
+        ({"version": 3}, "unsupported version"),
         ({"hourly_usd": "cheap"}, "hourly_usd"),
         ({"idle_minutes": 0}, "idle_minutes must be positive"),
         ({"started_at": True}, "started_at"),
