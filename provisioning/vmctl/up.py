@@ -59,10 +59,10 @@ def zones_for(args: argparse.Namespace, ctx: Context) -> list[str]:
     if ctx.runner.dry_run:
         fallback = fallback_zones(profile, regions)
         if not fallback:
-            raise VmError(
-                f"no built-in zone for {profile.gpu} in {', '.join(regions)} to show; "
-                "a real run takes the zones the listing above finds there, or pass --zones"
+            ctx.say(
+                f"ZONE below: a zone in {', '.join(regions)} from the listing above (no built-in one there)"
             )
+            return ["ZONE"]
         ctx.say(
             f"zones below are the built-in ones in {', '.join(regions)}; a real run uses the listing above"
         )

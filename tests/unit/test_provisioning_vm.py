@@ -144,6 +144,8 @@ def test_no_zone_outside_the_requested_regions_is_ever_tried(cloud: FakeCloud) -
     assert done.returncode == 2 and "no zone in europe-west4 offers nvidia-tesla-t4" in done.stderr
     dry = cloud.vm("up", "--dry-run", "--regions", "us-west1", "--repo", "r")
     assert "asia-" not in dry.stdout and "--zone=us-west1-a" in dry.stdout
+    dry = cloud.vm("up", "--dry-run", "--regions", "europe-west4", "--repo", "r")
+    assert dry.returncode == 0 and "asia-" not in dry.stdout and "--zone=ZONE" in dry.stdout
 
 
 def test_stockout_everywhere_is_a_clear_error(cloud: FakeCloud) -> None:
