@@ -138,7 +138,7 @@ def test_every_plan_keeps_the_ledger_invariants(
             assert is_sentence_start(norm, plan.story_cut)
 
 
-LINE = st.lists(st.sampled_from(WORDS + ["。", "！", "」"]), min_size=1, max_size=6).map("".join)
+LINE = st.lists(st.sampled_from([*WORDS, "。", "！", "」"]), min_size=1, max_size=6).map("".join)
 
 
 @SETTINGS

@@ -153,14 +153,14 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr("tui.novel.files.os.fsync", disk_full)
-    with pytest.raises(UserError, match="cannot save .*No space left on device"):
+    with pytest.raises(UserError, match=r"cannot save .*No space left on device"):
         save_story(path, Story(text="new"))
     assert read_story(path) == FULL
     assert sorted(os.listdir(tmp_path)) == ["s.story.json"]
 
 
 def test_missing_directory_and_oversized_files_are_user_errors(tmp_path: Path) -> None:
-    with pytest.raises(UserError, match="no such story file .*novel new"):
+    with pytest.raises(UserError, match=r"no such story file .*novel new"):
         read_story(tmp_path / "missing.story.json")
     with pytest.raises(UserError, match="is a directory"):
         read_story(tmp_path)
