@@ -54,6 +54,7 @@ def write_private(path: Path, data: bytes) -> None:
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
+    _remove_stale_temporaries(path)
     try:
         dir_fd = os.open(path.parent, os.O_RDONLY)
     except OSError:
@@ -64,6 +65,18 @@ def write_private(path: Path, data: bytes) -> None:
         pass
     finally:
         os.close(dir_fd)
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Temporary files of writers that were killed mid-save (their process is gone)."""
+    for temp in path.parent.glob(f".{path.name}.*.tmp"):
+        try:
+            pid = int(temp.name[len(path.name) + 2 :].split(".")[0])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            temp.unlink(missing_ok=True)
+        except (ValueError, OSError):
+            continue
 
 
 def read_story(path: Path) -> Story:
