@@ -62,7 +62,10 @@ class NovelPlanner:
         self.cache = ChunkCache(tokenizer)
         self._folds: OrderedDict[tuple[str, bool], tuple[str, list[int] | None]] = OrderedDict()
         self._body: StoryText | None = None
-        self._lore: tuple[tuple[LoreEntry, ...], bool, tuple[CompiledEntry, ...]] | None = None
+        self._lore: (
+            tuple[tuple[LoreEntry, ...], bool, tuple[CompiledEntry, ...], list[tuple[str, tuple[int, ...]]]]
+            | None
+        ) = None
         """The last plan's story chunks: the next plan reuses those before the edited line."""
 
     def fold(self, text: str, kana: bool) -> tuple[str, list[int] | None]:
@@ -77,8 +80,16 @@ class NovelPlanner:
     def compiled(self, story: Story) -> tuple[CompiledEntry, ...]:
         # Most keystrokes edit the text: the same lore tuple, so skip even hashing its 200 entries.
         if self._lore is None or self._lore[0] is not story.lore or self._lore[1] != story.fold_kana:
-            self._lore = (story.lore, story.fold_kana, compile_lore(story.lore, story.fold_kana))
+            compiled = compile_lore(story.lore, story.fold_kana)
+            texts = [_line(c.entry.content) for c in compiled]
+            pieces = [(text, self.cache.get(text).ids if text else ()) for text in texts]
+            self._lore = (story.lore, story.fold_kana, compiled, pieces)
         return self._lore[2]
+
+    def entry_pieces(self) -> list[tuple[str, tuple[int, ...]]]:
+        """Each entry's text as inserted and its ids, for the lore `compiled` returned last."""
+        assert self._lore is not None
+        return self._lore[3]
 
     def plan(self, story: Story, *, window: int, reserve: int) -> NovelPlan:
         if window <= 0:
@@ -104,7 +115,10 @@ class _Build:
         self.story_has_no_room = False
         self.body = body
         self.lore = planner.compiled(story)
-        self.parts: dict[int, _Part] = {}
+        self.parts = [
+            _Part("lore", c.index, text, ids, name=c.entry.name)
+            for c, (text, ids) in zip(self.lore, planner.entry_pieces(), strict=True)
+        ]
 
     def part(self, kind: PieceKind, entry: int | None, text: str) -> _Part:
         return _Part(kind, entry, text, self.planner.cache.get(text).ids if text else ())
@@ -147,13 +161,7 @@ class _Build:
         return memory, note
 
     def entry_part(self, compiled: CompiledEntry) -> _Part:
-        part = self.parts.get(compiled.index)
-        if part is None:
-            entry = compiled.entry
-            part = self.part("lore", compiled.index, _line(entry.content))
-            part.name = entry.name
-            self.parts[compiled.index] = part
-        return part
+        return self.parts[compiled.index]
 
     # -- 2. lore fired by keys -------------------------------------------------------------------------------
 
@@ -162,8 +170,8 @@ class _Build:
         room = min(story.lore_budget, self.budget - self.used)
         lore_used = 0
         candidates: dict[int, CompiledEntry] = {}
-        for c in self.lore:
-            part = self.entry_part(c)
+        no_key = f"no key in the last {story.scan_tokens} tokens or the 脚注"
+        for c, part in zip(self.lore, self.parts, strict=True):
             entry = c.entry
             if not entry.enabled:
                 part.status, part.reason = "skipped", "disabled"
@@ -174,10 +182,7 @@ class _Build:
             elif not c.keys:
                 part.status, part.reason = "skipped", "no keys"
             else:
-                part.status, part.reason = (
-                    "skipped",
-                    f"no key in the last {story.scan_tokens} tokens or the 脚注",
-                )
+                part.status, part.reason = "skipped", no_key
                 candidates[c.index] = c
         note_folded = self.planner.fold(story.note, story.fold_kana)[0]
         found: dict[int, tuple[Match, str]] = {}

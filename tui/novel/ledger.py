@@ -11,7 +11,7 @@ not fit is "dropped" with its reason, and `error` says what to change; `require_
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from tui.errors import UserError
 
@@ -24,8 +24,10 @@ class NovelPlanError(UserError):
     """The plan cannot be sent: memory, 脚注 or always-on lore does not fit, or the story has no room."""
 
 
-@dataclass(frozen=True)
-class Piece:
+class Piece(NamedTuple):
+    """One piece of the ledger. A NamedTuple rather than a dataclass: a plan of a 200-entry lorebook makes 200 of
+    these per keystroke, and a tuple is made several times faster than a frozen dataclass."""
+
     kind: PieceKind
     entry: int | None
     """Index into story.lore (0-based) for lore pieces, else None."""

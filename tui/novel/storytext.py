@@ -33,13 +33,14 @@ class Kept:
 
 
 def _first_difference(a: str, b: str) -> int:
-    """Length of the common prefix of a and b, by bisection on slice equality (memcmp-fast on long texts)."""
+    """Length of the common prefix of a and b: a bisection where each step compares (and copies) only the half
+    still in doubt, so a 100,000-character story costs about one copy of it."""
     lo, hi = 0, min(len(a), len(b))
-    if a[:hi] == b[:hi]:
+    if a.startswith(b[:hi]):
         return hi
-    while hi - lo > 1:
+    while hi - lo > 1:  # a[:lo] == b[:lo] and a[:hi] != b[:hi]
         mid = (lo + hi) // 2
-        if a[:mid] == b[:mid]:
+        if a.startswith(b[lo:mid], lo):
             lo = mid
         else:
             hi = mid
