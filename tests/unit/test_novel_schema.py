@@ -8,6 +8,8 @@ import stat
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tui.errors import UserError
 from tui.novel.files import MAX_STORY_BYTES, private_dir, read_story, save_story
@@ -168,3 +170,43 @@ def test_missing_directory_and_oversized_files_are_user_errors(tmp_path: Path) -
     big.write_bytes(b'{"text": "' + b"a" * MAX_STORY_BYTES + b'"}')
     with pytest.raises(UserError, match="over the 4 MB limit"):
         read_story(big)
+
+
+FIELDS = [
+    "text",
+    "memory",
+    "note",
+    "note_depth",
+    "lore",
+    "keys",
+    "regex",
+    "history",
+    "sampler",
+    "token_ids",
+    "x",
+]
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 5) | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(FIELDS), inner, max_size=5),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(document=st.dictionaries(st.sampled_from(FIELDS), json_values, max_size=6))
+def test_any_json_is_a_story_or_one_user_error(document: dict[str, object]) -> None:
+    try:
+        story = parse_story(json.dumps(document).encode(), "f")
+    except UserError as exc:
+        assert "\n" not in str(exc) and str(exc).startswith("f")
+    else:
+        assert parse_story(dump_story(story), "f") == story
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.binary(max_size=64))
+def test_any_bytes_are_a_story_or_one_user_error(data: bytes) -> None:
+    try:
+        parse_story(data, "f")
+    except UserError:
+        pass
