@@ -115,6 +115,7 @@ def test_disabled_empty_and_keyless_entries_are_skipped_with_their_reason(planne
         LoreEntry(keys=("アリス",), content=""),
         LoreEntry(content="鍵なし。"),
         LoreEntry(content="世界。", always=True, enabled=False),
+        LoreEntry(content="", always=True),
     )
     got = reasons(planner, Story(text="アリスが来た。", lore=lore))
     assert got == {
@@ -122,6 +123,7 @@ def test_disabled_empty_and_keyless_entries_are_skipped_with_their_reason(planne
         1: ("skipped", "empty content"),
         2: ("skipped", "no keys"),
         3: ("skipped", "disabled"),
+        4: ("skipped", "empty content"),
     }
 
 

@@ -112,8 +112,9 @@ def test_every_plan_keeps_the_ledger_invariants(
     check_invariants(plan, tok.decode)
     norm = tok.normalize(story.text)
 
-    # Never dropped silently.
+    # Never dropped silently; every piece says why it is where it is.
     for piece in plan.pieces:
+        assert piece.reason, piece
         never_dropped = piece.kind in ("memory", "note") or (
             piece.kind == "lore" and piece.entry is not None and story.lore[piece.entry].always
         )

@@ -34,7 +34,7 @@ class _Part:
     entry: int | None
     text: str
     ids: tuple[int, ...]
-    status: PieceStatus = "included"
+    status: PieceStatus = "skipped"
     reason: str = ""
     key: str | None = None
     name: str = ""
@@ -123,10 +123,9 @@ class _Build:
     def part(self, kind: PieceKind, entry: int | None, text: str) -> _Part:
         return _Part(kind, entry, text, self.planner.cache.get(text).ids if text else ())
 
-    def take(self, part: _Part, reason: str, room: int | None = None) -> bool:
-        """Include `part` if it fits in `room` (default: what is left of the budget)."""
-        left = self.budget - self.used if room is None else room
-        if len(part.ids) > left:
+    def take(self, part: _Part, reason: str) -> bool:
+        """Include `part` if it fits in what is left of the budget."""
+        if len(part.ids) > self.budget - self.used:
             return False
         part.status, part.reason = "included", reason
         self.used += len(part.ids)
@@ -175,10 +174,10 @@ class _Build:
             entry = c.entry
             if not entry.enabled:
                 part.status, part.reason = "skipped", "disabled"
-            elif entry.always:
-                continue  # planned with the fixed pieces
             elif not entry.content:
                 part.status, part.reason = "skipped", "empty content"
+            elif entry.always:
+                continue  # planned with the fixed pieces
             elif not c.keys:
                 part.status, part.reason = "skipped", "no keys"
             else:
