@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import stat
@@ -206,7 +207,5 @@ def test_any_json_is_a_story_or_one_user_error(document: dict[str, object]) -> N
 @settings(max_examples=200, deadline=None)
 @given(data=st.binary(max_size=64))
 def test_any_bytes_are_a_story_or_one_user_error(data: bytes) -> None:
-    try:
+    with contextlib.suppress(UserError):  # anything else fails the test
         parse_story(data, "f")
-    except UserError:
-        pass
