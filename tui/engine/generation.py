@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -80,8 +81,21 @@ def apply_top_p(logits: torch.Tensor, top_p: float) -> torch.Tensor:
     return logits.masked_fill(remove, float("-inf"))
 
 
-def process_logits(logits: torch.Tensor, seen: torch.Tensor, settings: SamplingSettings) -> torch.Tensor:
+def apply_bans(logits: torch.Tensor, banned: Collection[int]) -> torch.Tensor:
+    """Banned ids (tui.engine.bans) can never be picked; applied before top-k/top-p so those renormalize."""
+    if not banned:
+        return logits
+    import torch
+
+    index = torch.tensor(sorted(banned), dtype=torch.long, device=logits.device)
+    return logits.index_fill(-1, index, float("-inf"))
+
+
+def process_logits(
+    logits: torch.Tensor, seen: torch.Tensor, settings: SamplingSettings, banned: Collection[int] = ()
+) -> torch.Tensor:
     logits = apply_repetition_penalty(logits, seen, settings.repetition_penalty)
+    logits = apply_bans(logits, banned)
     if not settings.do_sample:
         return logits
     if settings.temperature != 1.0:
@@ -91,12 +105,16 @@ def process_logits(logits: torch.Tensor, seen: torch.Tensor, settings: SamplingS
 
 
 def sample(
-    logits: torch.Tensor, seen: torch.Tensor, settings: SamplingSettings, generator: torch.Generator | None
+    logits: torch.Tensor,
+    seen: torch.Tensor,
+    settings: SamplingSettings,
+    generator: torch.Generator | None,
+    banned: Collection[int] = (),
 ) -> int:
     """The next token id: argmax when greedy, else a draw from the processed distribution with `generator`."""
     import torch
 
-    scores = process_logits(logits, seen, settings)
+    scores = process_logits(logits, seen, settings, banned)
     if not settings.do_sample:
         return int(scores.argmax(dim=-1).item())
     probs = scores.softmax(dim=-1)

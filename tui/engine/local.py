@@ -166,6 +166,8 @@ class LocalBackend:
             reply_ids: list[int] = []
             prompt = request.prompt_ids
             cache, cache_ids, reused = self._take_cache(prompt, request.reuse_cache)
+            bans = request.banned_sequences
+            ban_state = bans.start(prompt) if bans is not None else None
             try:
                 logits = prefill(self.model, torch.tensor([prompt[reused:]], device=device), cache)
                 cache_ids.extend(prompt[reused:])
@@ -173,7 +175,8 @@ class LocalBackend:
                     if cancel.is_set():
                         reason = "cancelled"
                         break
-                    token = sample(logits, seen, settings, generator)
+                    banned = bans.banned(ban_state) if bans is not None else ()
+                    token = sample(logits, seen, settings, generator, banned)
                     sampled += 1
                     if first_token_at is None:
                         first_token_at = time.perf_counter()
@@ -182,6 +185,8 @@ class LocalBackend:
                         break
                     new_tokens += 1
                     reply_ids.append(token)
+                    if bans is not None:
+                        ban_state = bans.advance(ban_state, token)
                     seen[token] = True
                     text = stopper.push(detok.push(token))
                     if text:

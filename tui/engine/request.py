@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from tui.errors import UserError
+
+if TYPE_CHECKING:
+    from tui.engine.bans import BannedSequences
 
 
 @dataclass
@@ -27,6 +31,9 @@ class GenerationRequest:
     """The rendered prompt as text (the plan's `prompt`); the remote backend sends it. If None it decodes the ids."""
     reuse_cache: bool = True
     """False: run on a throwaway KV cache and leave the conversation's cache alone (summarization jobs)."""
+    banned_sequences: BannedSequences | None = field(default=None, repr=False)
+    """Token sequences the reply must not contain (tui.engine.bans); honoured by the local backend. An
+    OpenAI-compatible server can only ban single tokens (logit_bias), so callers refuse bans there."""
 
     def validate(self) -> None:
         """Raise UserError naming the bad setting."""
