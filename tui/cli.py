@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tokens",
     "context",
     "generate",
+    "train",
 )
 
 DEFAULT_COMMAND = "chat"
