@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "context",
     "generate",
     "train",
+    "compare",
 )
 
 DEFAULT_COMMAND = "chat"
