@@ -132,8 +132,10 @@ def conversation_document(
     """The conversation as the app's prompt for its last reply would hold it, replies learned.
 
     Each reply is encoded as the footer's ids followed by the reply's own ids, which is how the model produced
-    it (the app encodes the footer as a piece, the model writes after it). Leading system messages join the
-    header as the prefix: the app never drops them, so every piece cut from a long conversation keeps them.
+    it (the app encodes the footer as a piece, the model writes after it). In later turns the app re-encodes an
+    earlier reply as one piece, which can differ by a token at the cue (a space merged into the next token);
+    the learned tokens follow the generation, where the loss is. Leading system messages join the header as
+    the prefix: the app never drops them, so every piece cut from a long conversation keeps them.
     """
     all_stops = tuple(dict.fromkeys((*template.stop, *stops)))
     lead = 0
