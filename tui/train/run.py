@@ -16,11 +16,7 @@ def train(options: TrainOptions, emit: Callable[[TrainEvent], None]) -> Path:
     """Train and write the adapter to options.out; UserError (nothing complete-looking left) on bad input."""
     plan = prepare(options)
     emit(Note(_summary(plan)))
-    work = WorkDir(options.out)
-    resuming = work.start(plan.manifest(), options.resume)
-    if options.resume and not resuming:
-        emit(Note(f"nothing to resume in {work.root}: starting at step 0"))
-    return _train_loaded(plan, work, emit)
+    return _train_loaded(plan, WorkDir(options.out), emit)
 
 
 def _summary(plan: TrainPlan) -> str:
@@ -77,6 +73,9 @@ def _train_loaded(plan: TrainPlan, work: WorkDir, emit: Callable[[TrainEvent], N
             f"({runtime['dtype']}); LoRA rank {options.rank} on {', '.join(runtime['targets'])}"
         )
     )
+    # The work folder appears only once the model is in memory: a run that cannot start leaves nothing behind.
+    if not work.start(plan.manifest(), options.resume) and options.resume:
+        emit(Note(f"nothing to resume in {work.root}: starting at step 0"))
     trainer = Trainer(plan, peft_model, work, emit)
     latest = work.latest() if options.resume else None
     if latest is not None:
