@@ -54,7 +54,9 @@ def test_the_card_names_the_base_model_data_and_settings(trained_adapter: dict[s
     assert "held-out loss before" in (trained_adapter["dir"] / "README.md").read_text(encoding="utf-8")
 
 
-def test_the_adapter_folder_is_private_and_nothing_incomplete_is_left(trained_adapter: dict[str, Any]) -> None:  # noqa: F811
+def test_the_adapter_folder_is_private_and_nothing_incomplete_is_left(
+    trained_adapter: dict[str, Any],
+) -> None:  # noqa: F811
     folder: Path = trained_adapter["dir"]
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     files = sorted(p.name for p in folder.iterdir())

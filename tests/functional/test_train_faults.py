@@ -40,7 +40,9 @@ def test_a_run_killed_with_sigkill_resumes_from_its_last_checkpoint(tmp_path: Pa
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
         try:
             deadline = time.monotonic() + 240
-            while not (checkpoints.is_dir() and any(p.name.startswith("step-") for p in checkpoints.iterdir())):
+            while not (
+                checkpoints.is_dir() and any(p.name.startswith("step-") for p in checkpoints.iterdir())
+            ):
                 assert proc.poll() is None, (tmp_path / "first.log").read_text()
                 assert time.monotonic() < deadline, "no checkpoint within 240 s"
                 time.sleep(0.05)
@@ -48,7 +50,9 @@ def test_a_run_killed_with_sigkill_resumes_from_its_last_checkpoint(tmp_path: Pa
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
     assert not out.exists()
-    saved = sorted(int(p.name.removeprefix("step-")) for p in checkpoints.iterdir() if p.name.startswith("step-"))
+    saved = sorted(
+        int(p.name.removeprefix("step-")) for p in checkpoints.iterdir() if p.name.startswith("step-")
+    )
     last = saved[-1]
     assert 4 <= last < 30
 
@@ -135,7 +139,9 @@ def test_out_of_memory_says_what_to_lower_and_leaves_no_adapter(
 
     monkeypatch.setattr(tui.train.loop, "sequence_loss", out_of_memory_when_training)
     out = tmp_path / "out"
-    code, err = run(capsys, "--data", str(write_text_data(tmp_path)), "--out", str(out), *FAST, "--steps", "4")
+    code, err = run(
+        capsys, "--data", str(write_text_data(tmp_path)), "--out", str(out), *FAST, "--steps", "4"
+    )
     assert code == 2
     assert "out of GPU memory at step 1" in err and "lower --max-tokens" in err and "--quantize int4" in err
     assert not out.exists()

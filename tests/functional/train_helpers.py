@@ -31,7 +31,9 @@ FAST = ("--max-tokens", "64", "--rank", "4", "--lr", "3e-3")
 
 
 @pytest.fixture(scope="session")
-def trained_adapter(tmp_path_factory: pytest.TempPathFactory, demo_models: dict[str, Path]) -> Iterator[dict[str, Any]]:
+def trained_adapter(
+    tmp_path_factory: pytest.TempPathFactory, demo_models: dict[str, Path]
+) -> Iterator[dict[str, Any]]:
     """{"dir": adapter folder, "data": data file, "events": the run's events}, trained once per session."""
     from tui.train.plan import TrainOptions
     from tui.train.run import train

@@ -55,10 +55,10 @@ def summary_table(results: list[VariantResult]) -> list[str]:
 def render(report: CompareReport, width: int = 80) -> str:
     out = summary_table(report.results)
     if report.settings.reference:
-        out.append(f"perplexity: of {', '.join(report.settings.reference)} (lower is better)")
+        out.extend(wrap(f"perplexity: of {', '.join(report.settings.reference)} (lower is better)", width))
     else:
-        out.append("perplexity: n/a (give --reference FILE: held-out text in any format `train` reads)")
-    out.append("stops: replies that ended where the format says (eos or a stop string), not at the limit")
+        out.append("perplexity: n/a (give --reference FILE: held-out text in a `train` format)")
+    out.append("stops: replies that ended at eos or a stop string, not at the token limit")
     results = report.results
     side = len(results) <= MAX_SIDE_BY_SIDE
     column = (width - cells(GAP) * (len(results) - 1)) // len(results) if side else width

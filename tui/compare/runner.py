@@ -196,13 +196,15 @@ def run_compare(
     load: Callable[[Mode], Any] | None = None,
 ) -> CompareReport:
     """Every variant on every prompt; `load(mode)` gives a LocalBackend (default: the preset's local model)."""
-    from tui.engine.adapters import attach_adapter, read_adapter_dir, switch_adapter
+    from tui.engine.adapters import attach_adapter, check_base, read_adapter_dir, switch_adapter
     from tui.tokenizers import tokenizer_for_preset
 
     tokenizer = tokenizer_for_preset(preset)
     for variant in variants:  # bad adapter folders and reference files fail before any model loads
         if variant.adapter:
-            read_adapter_dir(variant.adapter)
+            folder, _config, card = read_adapter_dir(variant.adapter)
+            if load is None and _on_this_machine(preset.mode(variant.mode).model):
+                check_base(card, folder, preset.mode(variant.mode).model)
     references = {v.label: _reference_pieces(settings, preset, v, tokenizer) for v in variants}
     loader = load or (lambda mode: _load_local(preset, mode, tokenizer, settings.device))
     results = {v.label: VariantResult(v) for v in variants}
@@ -224,6 +226,18 @@ def run_compare(
         del backend
         _free_memory()
     return CompareReport(preset.name, settings, list(prompts), [results[v.label] for v in variants])
+
+
+def _on_this_machine(ref: str) -> bool:
+    """False for a hub model not downloaded yet: its adapters are checked once it has loaded."""
+    from tui.engine.identity import model_directory
+    from tui.errors import UserError
+
+    try:
+        model_directory(ref)
+    except UserError:
+        return False
+    return True
 
 
 def _load_local(preset: Preset, mode: Mode, tokenizer: Any, device: str) -> Any:
