@@ -66,7 +66,7 @@ def duration(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def bar(done: int, total: int, width: int = 16) -> str:
+def bar(done: int, total: int, width: int = 12) -> str:
     filled = round(width * done / total) if total else width
     return "▕" + "█" * filled + "·" * (width - filled) + "▏"
 
@@ -74,7 +74,7 @@ def bar(done: int, total: int, width: int = 16) -> str:
 def describe(event: TrainEvent) -> str:
     """One line for a log or a status line (at most about 80 columns for StepDone)."""
     if isinstance(event, StepDone):
-        held = f" held-out {event.heldout_loss:.3f}" if event.heldout_loss is not None else ""
+        held = f" held {event.heldout_loss:.3f}" if event.heldout_loss is not None else ""
         return (
             f"step {event.step}/{event.total} {bar(event.step, event.total)} loss {event.loss:.3f}{held} "
             f"{event.tokens_per_s:,.0f} tok/s {duration(event.seconds_left)} left"
