@@ -54,16 +54,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 class ProgressPrinter:
-    """Events on stderr: the step line redrawn in place on a terminal, one line per 5% of the run otherwise."""
+    """Events on stderr: the step line redrawn in place on a terminal, one line per 5% of the run otherwise.
+
+    On a VM made by `provisioning/vm up` each event also touches the idle watchdog's heartbeat (rate-limited),
+    so a long run started from a detached shell is never taken for a forgotten VM.
+    """
 
     def __init__(self, stream: Any = None) -> None:
+        from tui.vminfo import Heartbeat
+
         self.stream = stream or sys.stderr
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self._open_line = False
+        self.heartbeat = Heartbeat.for_this_vm()
 
     def __call__(self, event: Any) -> None:
         from tui.train.progress import StepDone, describe
 
+        self.heartbeat.beat()
         text = describe(event)
         if isinstance(event, StepDone):
             if self.tty:
