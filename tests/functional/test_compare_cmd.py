@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.functional.train_helpers import SENTENCES, trained_adapter  # noqa: F401 - a fixture
+from tests.functional.train_helpers import SENTENCES
 from tui.cli import main
 from tui.compare.report import cells
 
@@ -40,7 +40,7 @@ def compare(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
 def test_compare_json_has_every_variant_and_prompt_with_finite_perplexities(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-    trained_adapter: dict[str, Any],  # noqa: F811
+    trained_adapter: dict[str, Any],
 ) -> None:
     variants = f"base,base+{trained_adapter['dir']},instruct"
     code, out, err = compare(
@@ -76,7 +76,7 @@ def test_compare_json_has_every_variant_and_prompt_with_finite_perplexities(
 def test_compare_text_shows_the_table_and_replies_side_by_side_in_80_columns(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-    trained_adapter: dict[str, Any],  # noqa: F811
+    trained_adapter: dict[str, Any],
 ) -> None:
     code, out, _err = compare(
         capsys,
@@ -123,7 +123,7 @@ def test_bad_variants_are_one_sentence_and_exit_2(
 def test_an_adapter_of_another_model_is_refused_before_anything_loads(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-    trained_adapter: dict[str, Any],  # noqa: F811
+    trained_adapter: dict[str, Any],
 ) -> None:
     code, _out, err = compare(
         capsys, "--prompts", str(prompts_file(tmp_path)), "--variants", f"instruct+{trained_adapter['dir']}"

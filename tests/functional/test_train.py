@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from tests.functional.train_helpers import trained_adapter  # noqa: F401 - a fixture
 from tui.engine.events import Finished
 from tui.engine.request import GenerationRequest
 
@@ -27,7 +26,7 @@ def greedy(backend: Any, prompt: str, new: int = 12) -> tuple[int, ...]:
     raise AssertionError("no Finished event")
 
 
-def test_training_a_few_dozen_steps_lowers_the_held_out_loss(trained_adapter: dict[str, Any]) -> None:  # noqa: F811
+def test_training_a_few_dozen_steps_lowers_the_held_out_loss(trained_adapter: dict[str, Any]) -> None:
     from tui.train.progress import Evaluated, StepDone
 
     results = trained_adapter["card"]["results"]
@@ -41,7 +40,7 @@ def test_training_a_few_dozen_steps_lowers_the_held_out_loss(trained_adapter: di
     assert all(math.isfinite(e.loss) and e.tokens_per_s > 0 for e in steps)
 
 
-def test_the_card_names_the_base_model_data_and_settings(trained_adapter: dict[str, Any]) -> None:  # noqa: F811
+def test_the_card_names_the_base_model_data_and_settings(trained_adapter: dict[str, Any]) -> None:
     from tui.engine.identity import model_identity
 
     card = trained_adapter["card"]
@@ -56,7 +55,7 @@ def test_the_card_names_the_base_model_data_and_settings(trained_adapter: dict[s
 
 def test_the_adapter_folder_is_private_and_nothing_incomplete_is_left(
     trained_adapter: dict[str, Any],
-) -> None:  # noqa: F811
+) -> None:
     folder: Path = trained_adapter["dir"]
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     files = sorted(p.name for p in folder.iterdir())
@@ -66,7 +65,7 @@ def test_the_adapter_folder_is_private_and_nothing_incomplete_is_left(
 
 
 def test_the_adapter_loads_with_plain_peft_and_changes_the_output(
-    trained_adapter: dict[str, Any],  # noqa: F811
+    trained_adapter: dict[str, Any],
     demo_models: dict[str, Path],
 ) -> None:
     import torch
@@ -85,7 +84,7 @@ def test_the_adapter_loads_with_plain_peft_and_changes_the_output(
 
 
 def test_switching_the_adapter_off_and_on_in_place_changes_the_reply_without_reloading(
-    trained_adapter: dict[str, Any],  # noqa: F811
+    trained_adapter: dict[str, Any],
 ) -> None:
     from tui.engine.adapters import active_adapter, toggle_adapter
     from tui.engine.loading import LoadOptions
@@ -109,7 +108,7 @@ def test_switching_the_adapter_off_and_on_in_place_changes_the_reply_without_rel
 
 
 def test_generate_with_the_adapter_differs_from_generate_without(
-    trained_adapter: dict[str, Any],  # noqa: F811
+    trained_adapter: dict[str, Any],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from tui.cli import main
@@ -123,7 +122,7 @@ def test_generate_with_the_adapter_differs_from_generate_without(
 
 
 def test_an_adapter_for_another_base_model_is_refused_with_exit_2(
-    trained_adapter: dict[str, Any],  # noqa: F811
+    trained_adapter: dict[str, Any],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from tui.cli import main
@@ -133,3 +132,24 @@ def test_an_adapter_for_another_base_model_is_refused_with_exit_2(
     err = capsys.readouterr().err
     assert "was trained on demo:base, a different model from demo:instruct" in err
     assert err.count("\n") == 1
+
+
+def test_the_presets_adapter_field_is_used_like_adapter(
+    trained_adapter: dict[str, Any],
+    capsys: pytest.CaptureFixture[str],
+    isolated_dirs: Path,
+) -> None:
+    from tui.cli import main
+
+    config = isolated_dirs / "config" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(
+        f'[presets.tuned]\nextends = "demo"\n[presets.tuned.base]\nadapter = "{trained_adapter["dir"]}"\n',
+        encoding="utf-8",
+    )
+    argv = ["generate", "--mode", "base", "--prompt", PROMPT, "--seed", "3", "--max-new-tokens", "12"]
+    argv += ["--device", "cpu"]
+    assert main([*argv, "--preset", "tuned"]) == 0
+    from_preset = capsys.readouterr().out
+    assert main([*argv, "--preset", "demo", "--adapter", str(trained_adapter["dir"])]) == 0
+    assert capsys.readouterr().out == from_preset

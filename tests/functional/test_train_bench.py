@@ -24,4 +24,3 @@ def test_training_benchmark_runs_tiny_on_cpu() -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     assert "device: cpu; 128 tokens per step" in done.stdout
     assert "lora-16bit:" in done.stdout and "tokens/s" in done.stdout
-
