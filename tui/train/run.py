@@ -74,7 +74,8 @@ def _train_loaded(plan: TrainPlan, work: WorkDir, emit: Callable[[TrainEvent], N
         )
     )
     # The work folder appears only once the model is in memory: a run that cannot start leaves nothing behind.
-    if not work.start(plan.manifest(), options.resume) and options.resume:
+    manifest = plan.manifest() | {"base_model": identity.as_dict()}  # other weights at the same ref: refused
+    if not work.start(manifest, options.resume) and options.resume:
         emit(Note(f"nothing to resume in {work.root}: starting at step 0"))
     trainer = Trainer(plan, peft_model, work, emit)
     latest = work.latest() if options.resume else None
