@@ -126,11 +126,15 @@ class TrainPlan:
 
 def prepare(options: TrainOptions) -> TrainPlan:
     """Read and check everything that needs no model; UserError (exit 2) on any bad input."""
+    import importlib.util
+
     from tui.presets import load_settings
     from tui.templates import load_template
     from tui.tokenizers import tokenizer_for_preset
     from tui.train.checkpoints import WorkDir
 
+    if importlib.util.find_spec("peft") is None:
+        raise UserError("training needs peft: pip install 'stablelm-tui[train]' (or pip install peft)")
     preset = load_settings().preset(options.preset)
     spec = preset.mode(options.mode)
     options.validate(preset.context_window)
