@@ -118,6 +118,7 @@ def run_config(
     started = time.perf_counter()
     model = load_base(str(checkpoint), device=device, quantize=quantize, trust_remote_code=False)
     load_s = time.perf_counter() - started
+    dtype = model.get_input_embeddings().weight.dtype  # before PEFT's 4-bit preparation upcasts it
     enable_gradient_checkpointing(model)
     peft_model = add_lora(model, rank=16, alpha=32, dropout=0.05, quantized=quantize is not None)
     gen = torch.Generator().manual_seed(0)
@@ -154,7 +155,7 @@ def run_config(
             times.append(now - last[0])
             last[0] = now
 
-    trainer = Trainer(plan, peft_model, work_dir, on_event)
+    trainer = Trainer(plan, peft_model, work_dir, on_event, fp16=dtype == torch.float16)
     trainer.evaluate()  # before timing: the step 0 evaluation the real run makes
     last[0] = time.perf_counter()
     trainer.run()

@@ -63,7 +63,16 @@ class LoopState:
 
 
 class Trainer:
-    def __init__(self, plan: TrainPlan, peft_model: Any, work: WorkDir, emit: Callable[[TrainEvent], None]):
+    def __init__(
+        self,
+        plan: TrainPlan,
+        peft_model: Any,
+        work: WorkDir,
+        emit: Callable[[TrainEvent], None],
+        *,
+        fp16: bool = False,
+    ) -> None:
+        """`fp16`: the base computes in float16 (a T4): gradients are scaled so small ones do not underflow."""
         import torch
 
         self.plan = plan
@@ -77,7 +86,6 @@ class Trainer:
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda step: learning_rate_factor(step, total)
         )
-        fp16 = peft_model.get_input_embeddings().weight.dtype == torch.float16
         self.scaler = torch.amp.GradScaler("cuda", enabled=fp16 and self.device.type == "cuda")
         self.state = LoopState()
 
@@ -115,7 +123,7 @@ class Trainer:
             str(folder / ADAPTER_SUBDIR / "adapter_model.safetensors"), device=str(self.device)
         )
         set_peft_model_state_dict(self.model, weights)
-        saved = torch.load(folder / STATE_FILE, map_location="cpu", weights_only=False)
+        saved = torch.load(folder / STATE_FILE, map_location="cpu", weights_only=True)
         self.optimizer.load_state_dict(saved["optimizer"])
         self.scheduler.load_state_dict(saved["scheduler"])
         self.scaler.load_state_dict(saved["scaler"])

@@ -51,6 +51,7 @@ def _train_loaded(plan: TrainPlan, work: WorkDir, emit: Callable[[TrainEvent], N
     identity = model_identity(plan.model_ref)
     runtime: dict[str, Any] = {
         "device_used": str(model_device(base)),
+        # Read before add_lora: PEFT's 4-bit preparation upcasts the embeddings to float32.
         "dtype": str(compute_dtype(base)).removeprefix("torch."),
         "gradient_checkpointing": (
             enable_gradient_checkpointing(base) if options.gradient_checkpointing else "off"
@@ -77,7 +78,7 @@ def _train_loaded(plan: TrainPlan, work: WorkDir, emit: Callable[[TrainEvent], N
     manifest = plan.manifest() | {"base_model": identity.as_dict()}  # other weights at the same ref: refused
     if not work.start(manifest, options.resume) and options.resume:
         emit(Note(f"nothing to resume in {work.root}: starting at step 0"))
-    trainer = Trainer(plan, peft_model, work, emit)
+    trainer = Trainer(plan, peft_model, work, emit, fp16=runtime["dtype"] == "float16")
     latest = work.latest() if options.resume else None
     if latest is not None:
         trainer.restore(latest)
