@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# One command for the engine's GPU figures (decode vs bandwidth bound, TTFT at 2048, toggle time); < 8 minutes.
-#   bench/gpu.sh          on a CUDA machine with this repo's venv
-#   bench/gpu.sh --tiny   anywhere: a tiny CPU model, to check the script itself
+# One command for the GPU figures: the engine's (decode vs bandwidth bound, TTFT at 2048, toggle time; < 8 minutes)
+# then training's (LoRA tokens/s and peak memory for the 7B shape at 2048 tokens, QLoRA int4 and, with the memory
+# for it, 16-bit; < 10 minutes).
+#   bench/gpu.sh          on a CUDA machine with this repo's venv (training needs the train extra: peft, bitsandbytes)
+#   bench/gpu.sh --tiny   anywhere: tiny CPU models, to check the scripts themselves
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-.venv/bin/python}"
 [ -x "$PYTHON" ] || PYTHON=python3
-exec timeout 480 "$PYTHON" bench/bench_gpu.py "$@"
+timeout 480 "$PYTHON" bench/bench_gpu.py "$@"
+echo
+exec timeout 600 "$PYTHON" bench/bench_train.py "$@"

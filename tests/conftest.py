@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+# One small adapter, trained once per session on the demo base model, for the training, adapter and compare tests.
+from tests.functional.train_helpers import trained_adapter  # noqa: F401
+
 
 @pytest.fixture(autouse=True)
 def isolated_dirs(

@@ -24,6 +24,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "context",
     "generate",
     "novel",
+    "train",
+    "compare",
 )
 
 DEFAULT_COMMAND = "chat"

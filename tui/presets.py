@@ -49,6 +49,9 @@ class ModeSpec:
     generation: GenerationDefaults
     stop: tuple[str, ...] = ()
     """Stop strings in addition to the template's own and the eos id."""
+    # -- adapter (issue 16) --
+    adapter: str | None = None
+    """A LoRA adapter directory (from `stablelm-tui train`) loaded on top of `model`, active from the start."""
 
 
 @dataclass(frozen=True)
@@ -169,6 +172,8 @@ def _mode_spec(fields: _Fields) -> ModeSpec:
         template=fields.get("template", str),
         generation=_generation(fields.sub("generation")),
         stop=tuple(stop),
+        # -- adapter (issue 16) --
+        adapter=fields.get("adapter", str, required=False),
     )
 
 

@@ -49,6 +49,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--device", default="auto", help="local: auto, cpu, cuda, cuda:1... (default auto)")
     parser.add_argument("--quantize", choices=("int8", "int4"), help="local: weight-only quantization (GPU)")
+    # -- adapter (issue 16) --
+    parser.add_argument(
+        "--adapter", metavar="DIR", help="local: a LoRA adapter from `train` on top (default: the preset's)"
+    )
     parser.add_argument(
         "--stats", action="store_true", help="print one JSON line of figures on stderr at the end"
     )
@@ -62,6 +66,8 @@ def _backend(args: argparse.Namespace, preset: Any, spec: Any, tokenizer: Any) -
         from tui.engine.remote import OpenAIBackend, RemoteConfig
         from tui.errors import UserError
 
+        if args.adapter:  # -- adapter (issue 16) --
+            raise UserError("--adapter loads into the local model; a server loads its adapters itself")
         if not base_url:
             raise UserError("--backend openai needs --base-url URL (or remote_base_url in the preset)")
         if args.timeout <= 0:
@@ -81,6 +87,7 @@ def _backend(args: argparse.Namespace, preset: Any, spec: Any, tokenizer: Any) -
         device=args.device,
         quantization=args.quantize,
         trust_remote_code=remote_code_allowed(preset, spec.model),
+        adapter=args.adapter or spec.adapter,  # -- adapter (issue 16) --
     )
     return LocalBackend.load(spec.model, tokenizer, options)
 

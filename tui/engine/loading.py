@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from tui.engine.errors import EngineError, explain_load_error
 from tui.engine.events import LoadProgress
+from tui.errors import UserError
 
 Quantization = Literal["int8", "int4"]
 
@@ -27,6 +28,12 @@ class LoadOptions:
     local_files_only: bool = False
     cpu_threads: int | None = None
     """Threads for CPU matrix work (process-wide); None keeps torch's default. The TUI leaves a core to the UI."""
+    # -- adapters and training (tui.engine.adapters, tui.train) --
+    adapter: str | None = None
+    """A LoRA adapter directory to load on top, active; it must have been trained on this model."""
+    quantization_config: Any = None
+    """An explicit transformers quantization config used instead of the one `quantization` picks (training
+    needs bitsandbytes 4-bit, which PEFT trains on); `quantization` must be set too."""
 
 
 def resolve_device(name: str) -> Any:
@@ -155,7 +162,9 @@ def load_model(ref: str, options: LoadOptions, progress: Callable[[LoadProgress]
         if progress is not None:
             kwargs["tqdm_class"] = _progress_tqdm(ref, progress)
         if options.quantization is not None:
-            kwargs["quantization_config"] = quantization_config(options.quantization, device)
+            kwargs["quantization_config"] = options.quantization_config or quantization_config(
+                options.quantization, device
+            )
         accelerate = importlib.util.find_spec("accelerate") is not None
         if device.type == "cuda" and accelerate:
             # "auto" spreads a model over several GPUs (and CPU) when one is not enough.
@@ -175,9 +184,13 @@ def load_model(ref: str, options: LoadOptions, progress: Callable[[LoadProgress]
             model.to(device)
             emit(LoadProgress(ref, "move", 1, 1))
         model.eval()
+        if options.adapter is not None:
+            from tui.engine.adapters import attach_adapter
+
+            attach_adapter(model, options.adapter, ref=ref)
         emit(LoadProgress(ref, "ready", 1, 1))
         return model
-    except EngineError:
+    except (EngineError, UserError):
         raise
     except Exception as exc:
         if is_cuda_oom(exc):
