@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from tui.errors import UserError
-from tui.paths import data_dir
+from tui.paths import create_private_file, data_dir, make_private, private_dir
 
 ROLES = ("system", "user", "assistant")
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+"""Files SQLite keeps beside the database; they hold conversation text too, so they are kept private."""
 SCHEMA_VERSION = 1
 
 # One script per schema version: MIGRATIONS[n] upgrades a database at version n to n + 1.
@@ -127,9 +129,18 @@ class SessionStore:
         self.path = path or default_path()
         self._lock = threading.Lock()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(self.path.parent)
         except OSError as exc:
             raise StoreError(f"cannot create {self.path.parent}: {exc.strerror}") from None
+        try:
+            # Created 0600 before SQLite opens it: SQLite gives its side files the database file's mode.
+            create_private_file(self.path)
+            for suffix in SQLITE_SIDE_FILES:
+                make_private(self.path.with_name(self.path.name + suffix))
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create {self.path}: {exc.strerror}; check that its folder is writable"
+            ) from None
         try:
             # Autocommit mode: every write below opens its own explicit transaction.
             self._db = sqlite3.connect(

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
+import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -118,13 +121,51 @@ def test_two_processes_on_one_file(tmp_path: Path) -> None:
     assert store.integrity_check() == "ok"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
-def test_read_only_folder_gives_a_clear_message(tmp_path: Path) -> None:  # pragma: no cover - CI runs as root
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    folder.chmod(0o555)
-    with pytest.raises(StoreError, match="cannot"):
-        SessionStore(folder / "s.sqlite3").create_conversation()
+READ_ONLY_FOLDER_SCRIPT = """
+import sys
+from pathlib import Path
+from tui.store import SessionStore, StoreError
+folder = Path(sys.argv[1]) / "ro"
+folder.mkdir()
+folder.chmod(0o555)
+try:
+    SessionStore(folder / "s.sqlite3").create_conversation()
+except StoreError as exc:
+    print(exc)
+    raise SystemExit(3)
+"""
+
+
+def run_as_unprivileged_user(args: list[str], workdir: Path) -> subprocess.CompletedProcess[str]:
+    """Run a command that permissions apply to: as root (CI, this machine) it runs as `nobody` via setpriv.
+
+    Root ignores file modes, so a permission failure can only be seen by an ordinary account.
+    """
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        nobody = pwd.getpwnam("nobody")
+        os.chown(workdir, nobody.pw_uid, nobody.pw_gid)
+        prefix = ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups"]
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "HOME": str(workdir)}
+    return subprocess.run([*prefix, *args], capture_output=True, text=True, env=env, timeout=60, check=False)
+
+
+def test_read_only_folder_gives_a_clear_message() -> None:
+    # A folder in /tmp: the unprivileged user cannot reach pytest's own folders (0700, root's).
+    workdir = Path(tempfile.mkdtemp(prefix="stablelm-tui-ro-"))
+    try:
+        done = run_as_unprivileged_user(
+            [sys.executable, "-c", READ_ONLY_FOLDER_SCRIPT, str(workdir)], workdir
+        )
+        assert done.returncode == 3, done.stderr
+        path = workdir / "ro" / "s.sqlite3"
+        assert done.stdout.strip() == (
+            f"cannot create {path}: Permission denied; check that its folder is writable"
+        )
+        assert not path.exists()
+    finally:
+        (workdir / "ro").chmod(0o755)
+        shutil.rmtree(workdir)
 
 
 def test_read_only_database_gives_a_clear_message(tmp_path: Path) -> None:
