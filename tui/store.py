@@ -22,9 +22,9 @@ from tui.errors import UserError
 from tui.paths import create_private_file, data_dir, make_private, private_dir
 
 ROLES = ("system", "user", "assistant")
+SCHEMA_VERSION = 2
 SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 """Files SQLite keeps beside the database; they hold conversation text too, so they are kept private."""
-SCHEMA_VERSION = 1
 
 # One script per schema version: MIGRATIONS[n] upgrades a database at version n to n + 1.
 MIGRATIONS: tuple[str, ...] = (
@@ -50,6 +50,10 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX messages_by_conversation ON messages(conversation_id, id);
     """,
+    # 1 -> 2: the ids a reply was sampled as (JSON list), so a resumed conversation reuses the KV cache exactly.
+    """
+    ALTER TABLE messages ADD COLUMN token_ids TEXT;
+    """,
 )
 
 # Settings keys that could hold a secret; only the *name* of an environment variable may be stored.
@@ -70,6 +74,8 @@ class StoredMessage:
     pinned: bool
     meta: dict[str, Any]
     created: float
+    token_ids: tuple[int, ...] | None = None
+    """The ids a reply was sampled as (None: unknown, e.g. a remote backend's reply or an older file)."""
 
 
 @dataclass(frozen=True)
@@ -229,36 +235,56 @@ class SessionStore:
         partial: bool = False,
         pinned: bool = False,
         meta: dict[str, Any] | None = None,
+        token_ids: tuple[int, ...] | None = None,
     ) -> int:
         if role not in ROLES:
             raise StoreError(f"unknown role {role!r} (expected one of {', '.join(ROLES)})")
         now = time.time()
         with self._write() as db:
             cursor = db.execute(
-                "INSERT INTO messages (conversation_id, role, content, mode, partial, pinned, meta, created, updated)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (conversation_id, role, content, mode, int(partial), int(pinned), _dump(meta), now, now),
+                "INSERT INTO messages (conversation_id, role, content, mode, partial, pinned, meta, token_ids,"
+                " created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    conversation_id,
+                    role,
+                    content,
+                    mode,
+                    int(partial),
+                    int(pinned),
+                    _dump(meta),
+                    _dump_ids(token_ids),
+                    now,
+                    now,
+                ),
             )
             self._touch(db, conversation_id, now, first_user_text=content if role == "user" else None)
             return int(cursor.lastrowid or 0)
 
     def update_message(
-        self, message_id: int, content: str, *, partial: bool, meta: dict[str, Any] | None = None
+        self,
+        message_id: int,
+        content: str,
+        *,
+        partial: bool,
+        meta: dict[str, Any] | None = None,
+        token_ids: tuple[int, ...] | None = None,
     ) -> None:
+        """New content (meta None keeps the old meta); token_ids describe the new content, so None clears them."""
         now = time.time()
+        ids = _dump_ids(token_ids)
         with self._write() as db:
             row = db.execute("SELECT conversation_id FROM messages WHERE id = ?", (message_id,)).fetchone()
             if row is None:
                 raise StoreError(f"no message {message_id}")
             if meta is None:
                 db.execute(
-                    "UPDATE messages SET content = ?, partial = ?, updated = ? WHERE id = ?",
-                    (content, int(partial), now, message_id),
+                    "UPDATE messages SET content = ?, partial = ?, token_ids = ?, updated = ? WHERE id = ?",
+                    (content, int(partial), ids, now, message_id),
                 )
             else:
                 db.execute(
-                    "UPDATE messages SET content = ?, partial = ?, meta = ?, updated = ? WHERE id = ?",
-                    (content, int(partial), _dump(meta), now, message_id),
+                    "UPDATE messages SET content = ?, partial = ?, meta = ?, token_ids = ?, updated = ? WHERE id = ?",
+                    (content, int(partial), _dump(meta), ids, now, message_id),
                 )
             self._touch(db, row[0], now)
 
@@ -315,7 +341,7 @@ class SessionStore:
         if not head:
             raise StoreError(f"no conversation {conversation_id} in {self.path}")
         rows = self._read(
-            "SELECT id, role, content, mode, partial, pinned, meta, created FROM messages "
+            "SELECT id, role, content, mode, partial, pinned, meta, created, token_ids FROM messages "
             "WHERE conversation_id = ? ORDER BY id",
             (conversation_id,),
         )
@@ -329,6 +355,7 @@ class SessionStore:
                 pinned=bool(r[5]),
                 meta=_load(r[6]),
                 created=r[7],
+                token_ids=_load_ids(r[8]),
             )
             for r in rows
         ]
@@ -354,3 +381,20 @@ def _load(text: str) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def _dump_ids(ids: tuple[int, ...] | None) -> str | None:
+    return None if ids is None else json.dumps([int(i) for i in ids], separators=(",", ":"))
+
+
+def _load_ids(text: str | None) -> tuple[int, ...] | None:
+    """Ids as stored, or None when absent or not a list of ints (a damaged value only costs the exact reuse)."""
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(value, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in value):
+        return None
+    return tuple(value)

@@ -230,3 +230,46 @@ def test_jsonl_export_is_one_message_per_line(store: SessionStore) -> None:
         {"role": "system", "content": "sys", "pinned": True},
         {"role": "user", "content": "行1\n行2", "pinned": False},
     ]
+
+
+def test_reply_ids_round_trip_and_new_content_without_ids_clears_them(store: SessionStore) -> None:
+    cid = store.create_conversation()
+    reply = store.add_message(cid, "assistant", "", mode="instruct", partial=True)
+    store.update_message(reply, "東京です。", partial=False, token_ids=(49544, 49688, 648, 49237))
+    assert store.load(cid).messages[0].token_ids == (49544, 49688, 648, 49237)
+    store.update_message(reply, "東京です。続き", partial=True)
+    assert store.load(cid).messages[0].token_ids is None  # ids describe the content they came with
+    user = store.add_message(cid, "user", "x")
+    assert store.load(cid).messages[1].token_ids is None
+    store.update_message(user, "x", partial=False, token_ids=())
+    assert store.load(cid).messages[1].token_ids == ()
+
+
+def test_a_version_1_file_is_migrated_and_keeps_its_messages(tmp_path: Path) -> None:
+    from tui.store import MIGRATIONS
+
+    path = tmp_path / "v1.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript(MIGRATIONS[0])
+    db.execute("INSERT INTO conversations (title, settings, created, updated) VALUES ('old', '{}', 1, 1)")
+    db.execute(
+        "INSERT INTO messages (conversation_id, role, content, created, updated) VALUES (1, 'user', 'やあ', 1, 1)"
+    )
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    store = SessionStore(path)
+    assert store.schema_version() == SCHEMA_VERSION == 2
+    (message,) = store.load(1).messages
+    assert (message.content, message.token_ids) == ("やあ", None)
+    reply = store.add_message(1, "assistant", "はい", token_ids=(1, 2))
+    assert store.load(1).messages[1].token_ids == (1, 2)
+    assert reply > message.id
+    assert store.integrity_check() == "ok"
+
+
+def test_a_damaged_ids_value_only_costs_the_exact_reuse(store: SessionStore) -> None:
+    cid = store.create_conversation()
+    message_id = store.add_message(cid, "assistant", "a", token_ids=(1,))
+    store._db.execute("UPDATE messages SET token_ids = '[1, \"x\"]' WHERE id = ?", (message_id,))
+    assert store.load(cid).messages[0].token_ids is None
