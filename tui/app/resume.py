@@ -37,6 +37,7 @@ def restore(
                 pinned=message.pinned,
                 local_id=local_id,
                 meta=dict(message.meta),
+                ids=message.token_ids,
             )
         )
         recorder.adopt(local_id, message.id)
