@@ -83,8 +83,17 @@ def private_dir(path: Path) -> Path:
 
 
 def private_data_dir() -> Path:
-    """data_dir(), created or tightened by private_dir: where every writer of conversations and such starts."""
-    return private_dir(data_dir())
+    """data_dir() made private: created 0700, or tightened with everything directly in it.
+
+    Where every writer of conversations and such starts. The folder holds only what the app wrote, so the
+    first one to open it (the session store, when `chat` or `sessions` starts) also fixes the modes an older
+    version left on its files (0644 -> 0600) and subfolders (0755 -> 0700); deeper levels are tightened by
+    their own writers through private_dir.
+    """
+    folder = private_dir(data_dir())
+    for entry in folder.iterdir():
+        _tighten(entry, directory=entry.is_dir())
+    return folder
 
 
 def private_config_dir() -> Path:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tui.errors import UserError
-from tui.paths import create_private_file, data_dir, make_private, private_dir
+from tui.paths import create_private_file, data_dir, make_private, private_data_dir, private_dir
 
 ROLES = ("system", "user", "assistant")
 SCHEMA_VERSION = 2
@@ -135,7 +135,8 @@ class SessionStore:
         self.path = path or default_path()
         self._lock = threading.Lock()
         try:
-            private_dir(self.path.parent)
+            # In the data folder, opening the store is the start of `chat`: every file there is tightened.
+            private_data_dir() if self.path.parent == data_dir() else private_dir(self.path.parent)
         except OSError as exc:
             raise StoreError(f"cannot create {self.path.parent}: {exc.strerror}") from None
         try:

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from tui.errors import UserError
-from tui.paths import data_dir, make_private, private_dir, write_private_file
+from tui.paths import data_dir, make_private, private_data_dir, write_private_file
 from tui.presets import Preset
 
 
@@ -52,7 +52,7 @@ def record_trust(model_id: str, fingerprint: str) -> None:
     entries[model_id] = {"fingerprint": fingerprint, "confirmed": time.time()}
     path = trust_file()
     try:
-        private_dir(path.parent)
+        private_data_dir()
         write_private_file(path, json.dumps(entries, indent=2) + "\n")
     except OSError as exc:
         raise UserError(f"cannot save the confirmation to {path}: {exc.strerror or exc}") from None

@@ -179,3 +179,18 @@ def test_the_sessions_command_creates_a_private_data_folder_and_export(
     assert mode(out) == 0o600
     assert mode(data_dir()) == 0o700
     assert private_data_dir() == data_dir()
+
+
+def test_opening_the_store_fixes_every_file_and_folder_an_older_version_left_in_the_data_folder() -> None:
+    folder = data_dir()
+    folder.mkdir(parents=True)
+    folder.chmod(0o755)
+    trust = folder / "trusted-remote-code.json"
+    trust.write_text("{}")
+    trust.chmod(0o644)
+    stories = folder / "stories"
+    stories.mkdir()
+    stories.chmod(0o755)
+    SessionStore().close()
+    assert (mode(folder), mode(trust), mode(stories)) == (0o700, 0o600, 0o700)
+    assert mode(folder / "sessions.sqlite3") == 0o600
