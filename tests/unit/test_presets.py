@@ -144,12 +144,6 @@ def test_unknown_keys_name_the_file_the_key_and_the_closest_known_key(config: st
     assert "\n" not in str(info.value)
 
 
-def test_every_key_the_builtin_presets_use_is_known() -> None:
-    """The check reads the known keys off the dataclasses: the shipped file must pass it (it is checked too)."""
-    settings = load_settings()
-    assert {"demo", "ja-alpha"} <= set(settings.presets)
-
-
 def test_an_unknown_key_in_the_user_config_exits_2_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     from tui.cli import main
 
