@@ -5,16 +5,29 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 
-# Which torch build to install. A machine with a working NVIDIA driver gets PyPI's default (CUDA) build;
-# a CPU-only machine gets the 2.13.0 CPU wheel (this project's dev/CI machines keep it on disk, and pip's
-# find-links picks it up). Override either: `make run TORCH_SPEC=torch==2.9.1 TORCH_PIP_ARGS="--index-url ..."`.
+# Which torch build to install (when .venv is set up):
+# - a working NVIDIA driver (`nvidia-smi -L` succeeds): PyPI's default build, which is the CUDA one;
+# - no driver: the CPU build of torch $(TORCH_CPU_VERSION), taken from
+#   1. a wheel pip already has on disk (its find-links: this project's dev/CI machines keep one there),
+#   2. else PyTorch's CPU index, when it answers (a laptop: no multi-GB CUDA download),
+#   3. else the default index (a machine that reaches only PyPI or a mirror).
+# Override either: `make run TORCH_SPEC=torch==2.9.1 TORCH_PIP_ARGS="--index-url ..."`.
+# tests/unit/test_makefile.py checks each case with `make -n`.
+TORCH_CPU_VERSION ?= 2.13.0
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 HAS_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo 1)
 ifeq ($(HAS_GPU),1)
 TORCH_SPEC ?= torch
-else
-TORCH_SPEC ?= torch==2.13.0
-endif
 TORCH_PIP_ARGS ?=
+else
+TORCH_SPEC ?= torch==$(TORCH_CPU_VERSION)
+# Deferred (=, not :=): evaluated only when torch is about to be installed, after the venv exists.
+TORCH_PIP_ARGS ?= $(shell $(TORCH_CPU_SOURCE))
+endif
+TORCH_ON_DISK = $(PIP) install -q --dry-run --ignore-installed --no-index --no-deps "$(TORCH_SPEC)" >/dev/null 2>&1
+TORCH_INDEX_ANSWERS = $(PYTHON) -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=5)' \
+	"$(TORCH_CPU_INDEX)/" >/dev/null 2>&1
+TORCH_CPU_SOURCE = if $(TORCH_ON_DISK); then :; elif $(TORCH_INDEX_ANSWERS); then echo "--index-url $(TORCH_CPU_INDEX)"; fi
 
 .PHONY: run test check setup setup-dev demo-model bench clean
 

@@ -7,12 +7,13 @@ Built-in presets live in presets.toml beside this module; the user's config.toml
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
 from tui.errors import UserError
 from tui.paths import config_file
+from tui.unknown_keys import reject_unknown_keys
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -90,6 +91,26 @@ class Settings:
         except KeyError:
             known = ", ".join(sorted(self.presets))
             raise UserError(f"unknown preset '{chosen}' (known: {known})") from None
+
+
+# The keys a TOML file may use are the dataclasses' fields, so a new field is a known key the moment it exists.
+CONFIG_KEYS = frozenset({"default_preset", "presets"})
+PRESET_KEYS = frozenset({f.name for f in fields(Preset)} - {"name", "source"} | {"extends"})
+MODE_KEYS = frozenset(f.name for f in fields(ModeSpec))
+GENERATION_KEYS = frozenset(f.name for f in fields(GenerationDefaults))
+
+
+def _reject_unknown_preset_keys(table: dict[str, Any], where: str) -> None:
+    """Typos are refused before anything is built, so `windw` is named instead of a missing `context_window`."""
+    reject_unknown_keys(table, PRESET_KEYS, where)
+    for mode in MODES:
+        spec = table.get(mode)
+        if not isinstance(spec, dict):
+            continue  # a wrong type is reported by the builder, with the expected one
+        reject_unknown_keys(spec, MODE_KEYS, where, f"{mode}.")
+        generation = spec.get("generation")
+        if isinstance(generation, dict):
+            reject_unknown_keys(generation, GENERATION_KEYS, where, f"{mode}.generation.")
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -218,12 +239,14 @@ def load_settings(path: Path | None = None) -> Settings:
     user_doc = _read_toml(user_path)
     raw: dict[str, tuple[dict[str, Any], Path]] = {}
     for source, document in ((BUILTIN_FILE, _read_toml(BUILTIN_FILE)), (user_path, user_doc)):
+        reject_unknown_keys(document, CONFIG_KEYS, str(source))
         presets = document.get("presets", {})
         if not isinstance(presets, dict):
             raise UserError(f"{source}: 'presets' must be a table of tables")
         for name, table in presets.items():
             if not isinstance(table, dict):
                 raise UserError(f"{source}: preset '{name}' must be a table")
+            _reject_unknown_preset_keys(table, f"{source}: preset '{name}'")
             if name in raw and source == user_path and "extends" not in table:
                 # Overriding a built-in preset by name keeps its other fields.
                 table = _merge(raw[name][0], table)

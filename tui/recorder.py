@@ -28,6 +28,7 @@ class _Pending:
     partial: bool = False
     pinned: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
+    token_ids: tuple[int, ...] | None = None
 
 
 class ConversationRecorder:
@@ -75,12 +76,13 @@ class ConversationRecorder:
         partial: bool = False,
         pinned: bool = False,
         meta: dict[str, Any] | None = None,
+        token_ids: tuple[int, ...] | None = None,
     ) -> int:
         """Queue a new message and try to save; returns a local id for later updates."""
         local_id = self._next_local
         self._next_local += 1
         self._pending.append(
-            _Pending("add", local_id, role, content, mode, partial, pinned, dict(meta or {}))
+            _Pending("add", local_id, role, content, mode, partial, pinned, dict(meta or {}), token_ids)
         )
         if partial:
             self._last_partial_write = self._clock()
@@ -95,10 +97,10 @@ class ConversationRecorder:
         self._last_partial_write = now
         self._queue_update(local_id, content, partial=True, meta=None)
 
-    def save_partial(self, local_id: int, content: str) -> None:
+    def save_partial(self, local_id: int, content: str, token_ids: tuple[int, ...] | None = None) -> None:
         """Write the reply so far now, whatever the interval (the user stopped it, or the app is exiting)."""
         self._last_partial_write = self._clock()
-        self._queue_update(local_id, content, partial=True, meta=None)
+        self._queue_update(local_id, content, partial=True, meta=None, token_ids=token_ids)
 
     def delete(self, local_id: int) -> None:
         """Remove a message (regenerate and edit replace later turns); unsaved writes for it are dropped."""
@@ -109,9 +111,15 @@ class ConversationRecorder:
             self._deleted[local_id] = message_id
         self.flush()
 
-    def finish(self, local_id: int, content: str, meta: dict[str, Any] | None = None) -> None:
-        """The reply is complete (or stopped by the user): saved as a whole message in one transaction."""
-        self._queue_update(local_id, content, partial=False, meta=meta)
+    def finish(
+        self,
+        local_id: int,
+        content: str,
+        meta: dict[str, Any] | None = None,
+        token_ids: tuple[int, ...] | None = None,
+    ) -> None:
+        """The reply is complete: saved as a whole message, with the ids it was sampled as, in one transaction."""
+        self._queue_update(local_id, content, partial=False, meta=meta, token_ids=token_ids)
 
     def update_settings(self, settings: dict[str, Any]) -> None:
         self.settings = settings
@@ -122,19 +130,27 @@ class ConversationRecorder:
                 self.last_error = str(exc)
 
     def _queue_update(
-        self, local_id: int, content: str, *, partial: bool, meta: dict[str, Any] | None
+        self,
+        local_id: int,
+        content: str,
+        *,
+        partial: bool,
+        meta: dict[str, Any] | None,
+        token_ids: tuple[int, ...] | None = None,
     ) -> None:
         # A newer state of the same message replaces an unsaved older one: only the latest text matters.
         self._pending = [p for p in self._pending if not (p.kind == "update" and p.local_id == local_id)]
         for p in self._pending:
             if p.kind == "add" and p.local_id == local_id:
-                p.content, p.partial = content, partial
+                p.content, p.partial, p.token_ids = content, partial, token_ids
                 if meta is not None:
                     p.meta = dict(meta)
                 break
         else:
             self._pending.append(
-                _Pending("update", local_id, content=content, partial=partial, meta=meta or {})
+                _Pending(
+                    "update", local_id, content=content, partial=partial, meta=meta or {}, token_ids=token_ids
+                )
             )
         self.flush()
 
@@ -154,6 +170,7 @@ class ConversationRecorder:
                         partial=item.partial,
                         pinned=item.pinned,
                         meta=item.meta,
+                        token_ids=item.token_ids,
                     )
                 elif item.kind == "delete":
                     self.store.delete_message(self._deleted.pop(item.local_id))
@@ -163,6 +180,7 @@ class ConversationRecorder:
                         item.content,
                         partial=item.partial,
                         meta=item.meta or None,
+                        token_ids=item.token_ids,
                     )
                 self._pending.pop(0)
         except StoreError as exc:

@@ -19,10 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from tui.errors import UserError
-from tui.paths import data_dir
+from tui.paths import create_private_file, data_dir, make_private, private_data_dir, private_dir
 
 ROLES = ("system", "user", "assistant")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+"""Files SQLite keeps beside the database; they hold conversation text too, so they are kept private."""
 
 # One script per schema version: MIGRATIONS[n] upgrades a database at version n to n + 1.
 MIGRATIONS: tuple[str, ...] = (
@@ -48,6 +50,10 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX messages_by_conversation ON messages(conversation_id, id);
     """,
+    # 1 -> 2: the ids a reply was sampled as (JSON list), so a resumed conversation reuses the KV cache exactly.
+    """
+    ALTER TABLE messages ADD COLUMN token_ids TEXT;
+    """,
 )
 
 # Settings keys that could hold a secret; only the *name* of an environment variable may be stored.
@@ -68,6 +74,8 @@ class StoredMessage:
     pinned: bool
     meta: dict[str, Any]
     created: float
+    token_ids: tuple[int, ...] | None = None
+    """The ids a reply was sampled as (None: unknown, e.g. a remote backend's reply or an older file)."""
 
 
 @dataclass(frozen=True)
@@ -127,9 +135,19 @@ class SessionStore:
         self.path = path or default_path()
         self._lock = threading.Lock()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # In the data folder, opening the store is the start of `chat`: every file there is tightened.
+            private_data_dir() if self.path.parent == data_dir() else private_dir(self.path.parent)
         except OSError as exc:
             raise StoreError(f"cannot create {self.path.parent}: {exc.strerror}") from None
+        try:
+            # Created 0600 before SQLite opens it: SQLite gives its side files the database file's mode.
+            create_private_file(self.path)
+            for suffix in SQLITE_SIDE_FILES:
+                make_private(self.path.with_name(self.path.name + suffix))
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create {self.path}: {exc.strerror}; check that its folder is writable"
+            ) from None
         try:
             # Autocommit mode: every write below opens its own explicit transaction.
             self._db = sqlite3.connect(
@@ -218,36 +236,56 @@ class SessionStore:
         partial: bool = False,
         pinned: bool = False,
         meta: dict[str, Any] | None = None,
+        token_ids: tuple[int, ...] | None = None,
     ) -> int:
         if role not in ROLES:
             raise StoreError(f"unknown role {role!r} (expected one of {', '.join(ROLES)})")
         now = time.time()
         with self._write() as db:
             cursor = db.execute(
-                "INSERT INTO messages (conversation_id, role, content, mode, partial, pinned, meta, created, updated)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (conversation_id, role, content, mode, int(partial), int(pinned), _dump(meta), now, now),
+                "INSERT INTO messages (conversation_id, role, content, mode, partial, pinned, meta, token_ids,"
+                " created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    conversation_id,
+                    role,
+                    content,
+                    mode,
+                    int(partial),
+                    int(pinned),
+                    _dump(meta),
+                    _dump_ids(token_ids),
+                    now,
+                    now,
+                ),
             )
             self._touch(db, conversation_id, now, first_user_text=content if role == "user" else None)
             return int(cursor.lastrowid or 0)
 
     def update_message(
-        self, message_id: int, content: str, *, partial: bool, meta: dict[str, Any] | None = None
+        self,
+        message_id: int,
+        content: str,
+        *,
+        partial: bool,
+        meta: dict[str, Any] | None = None,
+        token_ids: tuple[int, ...] | None = None,
     ) -> None:
+        """New content (meta None keeps the old meta); token_ids describe the new content, so None clears them."""
         now = time.time()
+        ids = _dump_ids(token_ids)
         with self._write() as db:
             row = db.execute("SELECT conversation_id FROM messages WHERE id = ?", (message_id,)).fetchone()
             if row is None:
                 raise StoreError(f"no message {message_id}")
             if meta is None:
                 db.execute(
-                    "UPDATE messages SET content = ?, partial = ?, updated = ? WHERE id = ?",
-                    (content, int(partial), now, message_id),
+                    "UPDATE messages SET content = ?, partial = ?, token_ids = ?, updated = ? WHERE id = ?",
+                    (content, int(partial), ids, now, message_id),
                 )
             else:
                 db.execute(
-                    "UPDATE messages SET content = ?, partial = ?, meta = ?, updated = ? WHERE id = ?",
-                    (content, int(partial), _dump(meta), now, message_id),
+                    "UPDATE messages SET content = ?, partial = ?, meta = ?, token_ids = ?, updated = ? WHERE id = ?",
+                    (content, int(partial), _dump(meta), ids, now, message_id),
                 )
             self._touch(db, row[0], now)
 
@@ -304,7 +342,7 @@ class SessionStore:
         if not head:
             raise StoreError(f"no conversation {conversation_id} in {self.path}")
         rows = self._read(
-            "SELECT id, role, content, mode, partial, pinned, meta, created FROM messages "
+            "SELECT id, role, content, mode, partial, pinned, meta, created, token_ids FROM messages "
             "WHERE conversation_id = ? ORDER BY id",
             (conversation_id,),
         )
@@ -318,6 +356,7 @@ class SessionStore:
                 pinned=bool(r[5]),
                 meta=_load(r[6]),
                 created=r[7],
+                token_ids=_load_ids(r[8]),
             )
             for r in rows
         ]
@@ -343,3 +382,20 @@ def _load(text: str) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def _dump_ids(ids: tuple[int, ...] | None) -> str | None:
+    return None if ids is None else json.dumps([int(i) for i in ids], separators=(",", ":"))
+
+
+def _load_ids(text: str | None) -> tuple[int, ...] | None:
+    """Ids as stored, or None when absent or not a list of ints (a damaged value only costs the exact reuse)."""
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(value, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in value):
+        return None
+    return tuple(value)

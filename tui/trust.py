@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from tui.errors import UserError
-from tui.paths import data_dir
+from tui.paths import data_dir, make_private, private_data_dir, write_private_file
 from tui.presets import Preset
 
 
@@ -33,6 +33,7 @@ def code_fingerprint(model_dir: Path) -> str:
 
 def _load() -> dict[str, dict[str, object]]:
     try:
+        make_private(trust_file())  # a file written by an older version may still be world-readable
         data = json.loads(trust_file().read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
@@ -50,10 +51,11 @@ def record_trust(model_id: str, fingerprint: str) -> None:
     entries = _load()
     entries[model_id] = {"fingerprint": fingerprint, "confirmed": time.time()}
     path = trust_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".part")
-    partial.write_text(json.dumps(entries, indent=2) + "\n", encoding="utf-8")
-    partial.replace(path)
+    try:
+        private_data_dir()
+        write_private_file(path, json.dumps(entries, indent=2) + "\n")
+    except OSError as exc:
+        raise UserError(f"cannot save the confirmation to {path}: {exc.strerror or exc}") from None
 
 
 def check_remote_code(model_id: str, model_dir: Path, preset_allows: bool) -> bool:

@@ -50,3 +50,18 @@ def test_export_to_a_missing_folder() -> None:
     result = cli("sessions", "export", str(cid), "-o", "/nonexistent/dir/x.jsonl")
     assert result.returncode == 2
     assert "cannot write /nonexistent/dir/x.jsonl" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_resuming_a_conversation_whose_saved_settings_have_an_unknown_key(
+    demo_models: dict[str, Path],
+) -> None:
+    store = SessionStore()
+    cid = store.create_conversation(settings={"preset": "demo", "mode": "instruct", "windw": 512})
+    store.add_message(cid, "user", "x")
+    store.close()
+    result = cli("chat", "--resume", str(cid))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == (
+        f"stablelm-tui: error: {store.path}: conversation {cid}'s settings: unknown key 'windw' "
+        "(did you mean 'window'?)\n"
+    )

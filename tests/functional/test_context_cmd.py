@@ -97,4 +97,51 @@ def test_bad_numbers_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert main(["context", "--conversation", str(convo), "--window", "100", "--max-new-tokens", "100"]) == 2
     assert main(["context", "--conversation", str(convo), "--template", "nope"]) == 2
     err = capsys.readouterr().err
-    assert "--max-new-tokens must be between" in err and "unknown template 'nope'" in err
+    assert "the reply's reserve of 100 tokens (from --max-new-tokens) leaves no room" in err
+    assert "unknown template 'nope'" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        pytest.param(
+            ["--window", "4096"],
+            "--window 4096 is beyond the model's 2048-token window (preset 'demo', context_window): "
+            "use at most 2048",
+            id="window-beyond-the-model",
+        ),
+        pytest.param(
+            ["--preset", "ja-alpha", "--window", "2049"],
+            "--window 2049 is beyond the model's 2048-token window (preset 'ja-alpha', context_window): "
+            "use at most 2048",
+            id="ja-alpha-limit",
+        ),
+        pytest.param(["--window", "0"], "--window must be positive, got 0", id="window-zero"),
+        pytest.param(
+            ["--window", "200"],
+            "the reply's reserve of 256 tokens (from preset 'demo', instruct.generation.max_new_tokens "
+            "(the default)) leaves no room for the prompt in a 200-token window: pass --max-new-tokens below 200",
+            id="reserve-from-the-preset",
+        ),
+        pytest.param(
+            ["--window", "200", "--max-new-tokens", "300"],
+            "the reply's reserve of 300 tokens (from --max-new-tokens) leaves no room for the prompt in a "
+            "200-token window: pass a smaller --max-new-tokens",
+            id="reserve-from-the-flag",
+        ),
+    ],
+)
+def test_window_and_reserve_are_refused_like_the_settings_dialog_refuses_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    convo = write_conversation(tmp_path / "c.jsonl", 1)
+    assert main(["context", "--conversation", str(convo), *argv]) == 2
+    assert capsys.readouterr().err == f"stablelm-tui: error: {message}\n"
+
+
+def test_the_models_whole_window_is_allowed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    convo = write_conversation(tmp_path / "c.jsonl", 1)
+    code, plan = run_json(
+        ["--conversation", str(convo), "--window", "2048", "--max-new-tokens", "1000"], capsys
+    )
+    assert code == 0 and (plan["window"], plan["reserve"], plan["budget"]) == (2048, 1000, 1048)

@@ -128,7 +128,15 @@ def test_uses_the_same_planner_and_template_as_the_tui(
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--prompt", "x", "--max-new-tokens", "0"], "--max-new-tokens must be between 1 and 2047"),
+        (
+            ["--prompt", "x", "--max-new-tokens", "0"],
+            "the reply's reserve must be at least 1 token, got 0 (from --max-new-tokens)",
+        ),
+        (
+            ["--prompt", "x", "--max-new-tokens", "2048"],
+            "the reply's reserve of 2048 tokens (from --max-new-tokens) leaves no room for the prompt in a "
+            "2048-token window: pass a smaller --max-new-tokens",
+        ),
         (["--prompt", "x", "--top-p", "2"], "top_p must be in"),
         (["--conversation", "/nonexistent.jsonl"], "no such file"),
         (["--prompt", "x", "--backend", "openai"], "needs --base-url"),

@@ -96,6 +96,18 @@ def test_unknown_tokenizer_and_bad_window(sample: Path, capsys: pytest.CaptureFi
     assert "--window must be positive" in capsys.readouterr().err
 
 
+def test_a_window_beyond_the_presets_model_is_refused(
+    sample: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["tokens", "--preset", "ja-alpha", "--window", "4096", str(sample)]) == 2
+    assert capsys.readouterr().err == (
+        "stablelm-tui: error: --window 4096 is beyond the model's 2048-token window "
+        "(preset 'ja-alpha', context_window): use at most 2048\n"
+    )
+    assert main(["tokens", "--preset", "ja-alpha", "--window", "2048", "--json", str(sample)]) == 0
+    assert json.loads(capsys.readouterr().out)["window"] == 2048
+
+
 def test_console_script_end_to_end(sample: Path) -> None:
     exe = Path(sys.executable).with_name("stablelm-tui")
     result = subprocess.run(

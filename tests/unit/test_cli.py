@@ -70,8 +70,13 @@ def test_unreadable_config_is_one_line_exit_2(isolated_dirs: Path) -> None:
 def test_missing_field_in_preset_file_names_file_and_field(isolated_dirs: Path) -> None:
     config = isolated_dirs / "config" / "config.toml"
     config.parent.mkdir(parents=True)
-    config.write_text('[presets.broken]\nextends = "ja-alpha"\n[presets.broken.generation]\n[presets.b2]\n')
+    config.write_text('[presets.broken]\nextends = "ja-alpha"\n[presets.b2]\n')
     result = run_cli("presets")
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert f"{config}: preset 'b2': missing field 'tokenizer'" in result.stderr
+    # `generation` belongs under base/instruct: at the preset's top level it is a mistake, never ignored.
+    config.write_text('[presets.broken]\nextends = "ja-alpha"\n[presets.broken.generation]\n')
+    result = run_cli("presets")
+    assert result.returncode == 2
+    assert f"{config}: preset 'broken': unknown key 'generation'" in result.stderr

@@ -98,3 +98,58 @@ def test_config_mistakes_name_file_and_field(config: str, message: str) -> None:
         load_settings()
     assert str(path) in str(info.value)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        pytest.param(
+            '[presets.x]\nextends = "ja-alpha"\nwindow = 1024\n',
+            r"preset 'x': unknown key 'window' \(did you mean 'context_window'\?\)",
+            id="window",
+        ),
+        pytest.param(
+            '[presets.x]\nextends = "ja-alpha"\n[presets.x.instruct.generation]\ntemprature = 0.7\n',
+            r"preset 'x': unknown key 'instruct.generation.temprature' "
+            r"\(did you mean 'instruct.generation.temperature'\?\)",
+            id="nested-generation",
+        ),
+        pytest.param(
+            '[presets.x]\nextends = "ja-alpha"\n[presets.x.base]\nmodle = "/m"\n',
+            r"preset 'x': unknown key 'base.modle' \(did you mean 'base.model'\?\)",
+            id="mode-table",
+        ),
+        pytest.param(
+            'default-preset = "demo"\n',
+            r"unknown key 'default-preset' \(did you mean 'default_preset'\?\)",
+            id="top-level",
+        ),
+        pytest.param(
+            '[presets.x]\ntokenizr = "t"\ncontext_window = 2048\n',
+            r"preset 'x': unknown key 'tokenizr' \(did you mean 'tokenizer'\?\)",
+            id="typo-reported-before-the-missing-field-it-causes",
+        ),
+        pytest.param(
+            "[presets.demo]\nzzz = 1\n",
+            r"preset 'demo': unknown key 'zzz' \(known keys: add_bos, base, context_window, description, ",
+            id="override-of-a-builtin-no-close-key",
+        ),
+    ],
+)
+def test_unknown_keys_name_the_file_the_key_and_the_closest_known_key(config: str, message: str) -> None:
+    path = write_config(config)
+    with pytest.raises(UserError, match=message) as info:
+        load_settings()
+    assert str(info.value).startswith(f"{path}: ")
+    assert "\n" not in str(info.value)
+
+
+def test_an_unknown_key_in_the_user_config_exits_2_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from tui.cli import main
+
+    path = write_config('[presets.mine]\nextends = "demo"\nwindow = 1024\n')
+    assert main(["presets"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"stablelm-tui: error: {path}: preset 'mine': unknown key 'window' (did you mean 'context_window'?)\n"
+    )

@@ -82,3 +82,23 @@ def test_save_partial_ignores_the_interval(tmp_path: Path) -> None:
     rec.progress(reply, "throttled")
     rec.save_partial(reply, "stopped here")
     assert contents(store, rec.conversation_id) == [("assistant", "stopped here", True)]
+
+
+def test_reply_ids_are_saved_with_the_finished_or_stopped_reply_even_after_a_failed_write(
+    tmp_path: Path,
+) -> None:
+    store = SessionStore(tmp_path / "s.db")
+    rec = ConversationRecorder(store)
+    rec.add("user", "q")
+    cid = rec.conversation_id
+    pages = store._db.execute("PRAGMA page_count").fetchone()[0]
+    store._db.execute(f"PRAGMA max_page_count = {pages}")  # the disk is full: the add stays queued
+    reply = rec.add("assistant", "x" * 50_000, partial=True)
+    rec.finish(reply, "答え" * 25_000, token_ids=(5, 6))
+    assert rec.unsaved == 1
+    store._db.execute("PRAGMA max_page_count = 1000000")
+    assert rec.flush()
+    assert store.load(cid or 0).messages[-1].token_ids == (5, 6)
+    stopped = rec.add("assistant", "", partial=True)
+    rec.save_partial(stopped, "途中", token_ids=(7,))
+    assert store.load(cid or 0).messages[-1].token_ids == (7,)

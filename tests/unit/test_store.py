@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
+import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -118,13 +121,51 @@ def test_two_processes_on_one_file(tmp_path: Path) -> None:
     assert store.integrity_check() == "ok"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
-def test_read_only_folder_gives_a_clear_message(tmp_path: Path) -> None:  # pragma: no cover - CI runs as root
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    folder.chmod(0o555)
-    with pytest.raises(StoreError, match="cannot"):
-        SessionStore(folder / "s.sqlite3").create_conversation()
+READ_ONLY_FOLDER_SCRIPT = """
+import sys
+from pathlib import Path
+from tui.store import SessionStore, StoreError
+folder = Path(sys.argv[1]) / "ro"
+folder.mkdir()
+folder.chmod(0o555)
+try:
+    SessionStore(folder / "s.sqlite3").create_conversation()
+except StoreError as exc:
+    print(exc)
+    raise SystemExit(3)
+"""
+
+
+def run_as_unprivileged_user(args: list[str], workdir: Path) -> subprocess.CompletedProcess[str]:
+    """Run a command that permissions apply to: as root (CI, this machine) it runs as `nobody` via setpriv.
+
+    Root ignores file modes, so a permission failure can only be seen by an ordinary account.
+    """
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        nobody = pwd.getpwnam("nobody")
+        os.chown(workdir, nobody.pw_uid, nobody.pw_gid)
+        prefix = ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups"]
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "HOME": str(workdir)}
+    return subprocess.run([*prefix, *args], capture_output=True, text=True, env=env, timeout=60, check=False)
+
+
+def test_read_only_folder_gives_a_clear_message() -> None:
+    # A folder in /tmp: the unprivileged user cannot reach pytest's own folders (0700, root's).
+    workdir = Path(tempfile.mkdtemp(prefix="stablelm-tui-ro-"))
+    try:
+        done = run_as_unprivileged_user(
+            [sys.executable, "-c", READ_ONLY_FOLDER_SCRIPT, str(workdir)], workdir
+        )
+        assert done.returncode == 3, done.stderr
+        path = workdir / "ro" / "s.sqlite3"
+        assert done.stdout.strip() == (
+            f"cannot create {path}: Permission denied; check that its folder is writable"
+        )
+        assert not path.exists()
+    finally:
+        (workdir / "ro").chmod(0o755)
+        shutil.rmtree(workdir)
 
 
 def test_read_only_database_gives_a_clear_message(tmp_path: Path) -> None:
@@ -189,3 +230,46 @@ def test_jsonl_export_is_one_message_per_line(store: SessionStore) -> None:
         {"role": "system", "content": "sys", "pinned": True},
         {"role": "user", "content": "行1\n行2", "pinned": False},
     ]
+
+
+def test_reply_ids_round_trip_and_new_content_without_ids_clears_them(store: SessionStore) -> None:
+    cid = store.create_conversation()
+    reply = store.add_message(cid, "assistant", "", mode="instruct", partial=True)
+    store.update_message(reply, "東京です。", partial=False, token_ids=(49544, 49688, 648, 49237))
+    assert store.load(cid).messages[0].token_ids == (49544, 49688, 648, 49237)
+    store.update_message(reply, "東京です。続き", partial=True)
+    assert store.load(cid).messages[0].token_ids is None  # ids describe the content they came with
+    user = store.add_message(cid, "user", "x")
+    assert store.load(cid).messages[1].token_ids is None
+    store.update_message(user, "x", partial=False, token_ids=())
+    assert store.load(cid).messages[1].token_ids == ()
+
+
+def test_a_version_1_file_is_migrated_and_keeps_its_messages(tmp_path: Path) -> None:
+    from tui.store import MIGRATIONS
+
+    path = tmp_path / "v1.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript(MIGRATIONS[0])
+    db.execute("INSERT INTO conversations (title, settings, created, updated) VALUES ('old', '{}', 1, 1)")
+    db.execute(
+        "INSERT INTO messages (conversation_id, role, content, created, updated) VALUES (1, 'user', 'やあ', 1, 1)"
+    )
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    store = SessionStore(path)
+    assert store.schema_version() == SCHEMA_VERSION == 2
+    (message,) = store.load(1).messages
+    assert (message.content, message.token_ids) == ("やあ", None)
+    reply = store.add_message(1, "assistant", "はい", token_ids=(1, 2))
+    assert store.load(1).messages[1].token_ids == (1, 2)
+    assert reply > message.id
+    assert store.integrity_check() == "ok"
+
+
+def test_a_damaged_ids_value_only_costs_the_exact_reuse(store: SessionStore) -> None:
+    cid = store.create_conversation()
+    message_id = store.add_message(cid, "assistant", "a", token_ids=(1,))
+    store._db.execute("UPDATE messages SET token_ids = '[1, \"x\"]' WHERE id = ?", (message_id,))
+    assert store.load(cid).messages[0].token_ids is None

@@ -432,6 +432,7 @@ class ChatApp(App[int]):
             return
         if message.text is not None and self._reply_prefix + message.text != turn.content:
             turn.content = self._reply_prefix + message.text  # the engine's full text is authoritative
+        turn.ids = turn.sampled_ids(self._reply_prefix, message.token_ids)  # exact prefix reuse
         turn.reason = message.reason
         turn.partial = message.reason in ("cancelled", "error")
         stats = message.stats

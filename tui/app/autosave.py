@@ -35,7 +35,7 @@ class Autosave:
         """Write a partial reply now (stopped, failed, or the app is exiting), bypassing the throttle."""
         if self.recorder is None or turn.local_id is None:
             return
-        self.recorder.save_partial(turn.local_id, turn.content)
+        self.recorder.save_partial(turn.local_id, turn.content, turn.ids)
 
     def finish(self, turn: Turn, meta: dict[str, Any]) -> None:
         if self.recorder is None or turn.local_id is None:
@@ -43,7 +43,7 @@ class Autosave:
         if turn.partial:
             self.partial_now(turn)
         else:
-            self.recorder.finish(turn.local_id, turn.content, meta)
+            self.recorder.finish(turn.local_id, turn.content, meta, turn.ids)
 
     def delete(self, turns: list[Turn]) -> None:
         """Regenerate/edit replaced these turns: remove them from the saved conversation too."""

@@ -26,6 +26,16 @@ class Turn:
     local_id: int | None = None
     """The recorder's id for this message, so later updates reach the same row."""
     meta: dict[str, Any] = field(default_factory=dict)
+    ids: tuple[int, ...] | None = None
+    """Exact prefix reuse: the token ids `content` was sampled as (None: unknown); the planner keeps them."""
+
+    def sampled_ids(self, prefix: str, new_ids: tuple[int, ...] | None) -> tuple[int, ...] | None:
+        """The ids of this reply once `new_ids` were sampled after `prefix` (a continued reply keeps its old ids)."""
+        if new_ids is None:
+            return None
+        if not prefix:
+            return new_ids
+        return None if self.ids is None else self.ids + new_ids
 
 
 @dataclass(frozen=True)
@@ -35,6 +45,7 @@ class TurnSnapshot:
     role: Role
     content: str
     pinned: bool = False
+    ids: tuple[int, ...] | None = None
 
 
 class Conversation:
@@ -51,7 +62,7 @@ class Conversation:
     def snapshot(self, *, until: int | None = None) -> tuple[TurnSnapshot, ...]:
         """Frozen copies of the turns (all, or those before index `until`)."""
         chosen = self.turns if until is None else self.turns[:until]
-        return tuple(TurnSnapshot(t.role, t.content, t.pinned) for t in chosen)
+        return tuple(TurnSnapshot(t.role, t.content, t.pinned, t.ids) for t in chosen)
 
     def last_index(self, role: Role) -> int | None:
         for index in range(len(self.turns) - 1, -1, -1):

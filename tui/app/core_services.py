@@ -110,7 +110,7 @@ class CoreServices:
         # reply's own text, so the model picks up exactly where it stopped.
         partial = turns[-1].content if continuing and turns else ""
         planned = turns[:-1] if continuing and turns else turns
-        messages = [Message(t.role, t.content, t.pinned) for t in planned]
+        messages = [Message(t.role, t.content, t.pinned, t.ids) for t in planned]
         policy = cast("Policy", settings.policy)
         with self._lock:
             reloader = self._template(self.template_name(mode, settings))
@@ -122,7 +122,7 @@ class CoreServices:
             else:
                 self._planner.configure(window=window, reserve=reserve, policy=policy, template=template)
             plan = self._planner.plan(messages, draft, commit=commit, summaries=dict(self._summaries))
-            extra = tuple(self.tokenizer.encode(partial)) if partial else ()
+            extra = self._continued_ids(partial, turns[-1].ids) if partial else ()
             template_error = reloader.error
         reuse = 0
         if self.host.is_resident(mode) and plan.ok:
@@ -140,6 +140,13 @@ class CoreServices:
         if template_error:
             view = replace(view, trim_log=(*view.trim_log, template_error))
         return view
+
+    def _continued_ids(self, partial: str, sampled: tuple[int, ...] | None) -> tuple[int, ...]:
+        """The reply being continued as ids: as it was sampled when those spell it (exact reuse), else encoded."""
+        from tui.context.reply_ids import reply_ids
+
+        exact = reply_ids(self.tokenizer, partial, sampled) if sampled is not None else None
+        return exact if exact is not None else tuple(self.tokenizer.encode(partial))
 
     # ----- summaries (policy "summarize") -----
     def _submit_summaries(self, jobs: Sequence[Any]) -> None:

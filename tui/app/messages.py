@@ -49,7 +49,12 @@ class GenerationFinished(Message):
     """The stream ended (any reason). The app drains the chunk buffer before handling it."""
 
     def __init__(
-        self, reason: str, stats: Any = None, error: str | None = None, text: str | None = None
+        self,
+        reason: str,
+        stats: Any = None,
+        error: str | None = None,
+        text: str | None = None,
+        token_ids: tuple[int, ...] | None = None,
     ) -> None:
         super().__init__()
         self.reason = reason
@@ -57,6 +62,8 @@ class GenerationFinished(Message):
         self.error = error
         self.text = text
         """The engine's full reply text, when it sent one (authoritative over the streamed chunks)."""
+        self.token_ids = token_ids
+        """The ids the reply was sampled as, when the backend knows them (local), for exact prefix reuse."""
 
 
 class SummaryReady(Message):

@@ -8,12 +8,20 @@ from tui.app.conversation import Conversation, ModeName, Turn
 from tui.app.settings import ChatSettings
 from tui.recorder import ConversationRecorder
 from tui.store import SessionStore
+from tui.unknown_keys import reject_unknown_keys
+
+RECORD_KEYS = frozenset({"preset", "mode", "template"})
+"""Saved with a conversation besides the ChatSettings fields (see ChatApp.settings_record)."""
+SAVED_SETTINGS_KEYS = RECORD_KEYS | frozenset(ChatSettings.__dataclass_fields__)
 
 
 def restore(
     store: SessionStore, conversation_id: int
 ) -> tuple[Conversation, ConversationRecorder, ChatSettings, ModeName | None]:
     stored = store.load(conversation_id)
+    reject_unknown_keys(
+        stored.settings, SAVED_SETTINGS_KEYS, f"{store.path}: conversation {stored.id}'s settings"
+    )
     recorder = ConversationRecorder(store, conversation_id=stored.id, settings=dict(stored.settings))
     turns: list[Turn] = []
     for local_id, message in enumerate(stored.messages):
@@ -29,6 +37,7 @@ def restore(
                 pinned=message.pinned,
                 local_id=local_id,
                 meta=dict(message.meta),
+                ids=message.token_ids,
             )
         )
         recorder.adopt(local_id, message.id)

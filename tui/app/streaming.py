@@ -46,7 +46,9 @@ def pump_reply(
             if isinstance(event, TextChunk):
                 buffer.append(event.text)
             elif isinstance(event, Finished):
-                post(GenerationFinished(event.reason, event.stats, event.error, event.text))
+                # A remote server sends no ids (an empty tuple): only a local reply's ids are its spelling.
+                ids = event.token_ids if event.token_ids or not event.text else None
+                post(GenerationFinished(event.reason, event.stats, event.error, event.text, ids))
                 return
             elif isinstance(event, LoadProgress):
                 progress(event)

@@ -24,7 +24,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--max-new-tokens", type=int, metavar="N", help="reserve for the reply (default: preset)"
     )
-    parser.add_argument("--window", type=int, metavar="N", help="context window (default: the preset's)")
+    parser.add_argument(
+        "--window", type=int, metavar="N", help="context window, at most the model's (default: the preset's)"
+    )
     parser.add_argument(
         "--trim-to",
         type=float,
@@ -64,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
     from tui.context import plan_context
     from tui.context.jsonl import read_conversation_file
     from tui.errors import UserError
+    from tui.limits import reserve_for, window_for
     from tui.presets import load_settings
     from tui.templates import load_template
     from tui.tokenizers import load_tokenizer
@@ -71,14 +74,8 @@ def run(args: argparse.Namespace) -> int:
     messages = read_conversation_file(args.conversation)
     preset = load_settings().preset(args.preset)
     spec = preset.mode(args.mode)
-    window = args.window if args.window is not None else preset.context_window
-    reserve = args.max_new_tokens if args.max_new_tokens is not None else spec.generation.max_new_tokens
-    if window <= 0:
-        raise UserError(f"--window must be positive, got {window}")
-    if not 0 <= reserve < window:
-        raise UserError(
-            f"--max-new-tokens must be between 0 and the window minus one ({window - 1}), got {reserve}"
-        )
+    window = window_for(preset, args.window)
+    reserve = reserve_for(preset, args.mode, args.max_new_tokens, window)
     if not 0 < args.trim_to <= 1:
         raise UserError(f"--trim-to must be in (0, 1], got {args.trim_to}")
     tokenizer = load_tokenizer(preset.tokenizer)

@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     from tui.engine.errors import EngineError
     from tui.engine.events import Finished, TextChunk
     from tui.engine.request import GenerationRequest
-    from tui.errors import UserError
+    from tui.limits import reserve_for
     from tui.presets import load_settings
     from tui.sanitize import neutralize
     from tui.templates import load_template
@@ -109,9 +109,7 @@ def run(args: argparse.Namespace) -> int:
     preset = load_settings().preset(args.preset)
     spec = preset.mode(args.mode)
     gen = spec.generation
-    max_new = args.max_new_tokens if args.max_new_tokens is not None else gen.max_new_tokens
-    if not 0 < max_new < preset.context_window:
-        raise UserError(f"--max-new-tokens must be between 1 and {preset.context_window - 1}, got {max_new}")
+    max_new = reserve_for(preset, args.mode, args.max_new_tokens, preset.context_window, minimum=1)
     tokenizer = tokenizer_for_preset(preset)
     template = load_template(spec.template)
     messages = read_conversation_file(args.conversation) if args.conversation is not None else []

@@ -59,8 +59,10 @@ def run(args: argparse.Namespace) -> int:
             conversation = store.load(args.id)
             text = to_markdown(conversation) if args.format == "md" else to_jsonl(conversation)
             if args.output:
+                from tui.paths import write_user_file
+
                 try:
-                    args.output.write_text(text, encoding="utf-8")
+                    write_user_file(args.output, text)  # a new export file is private (0600)
                 except OSError as exc:
                     raise UserError(f"cannot write {args.output}: {exc.strerror or exc}") from None
             else:

@@ -23,7 +23,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source.add_argument(
         "--tokenizer", metavar="PATH", help="a tokenizer.model/.json file, a directory or hub id"
     )
-    parser.add_argument("--window", type=int, metavar="N", help="context window (default: the preset's)")
+    parser.add_argument(
+        "--window",
+        type=int,
+        metavar="N",
+        help="context window, at most the preset model's (default: the preset's; 2048 with --tokenizer)",
+    )
     parser.add_argument("--pieces", action="store_true", help="also show the text with token boundaries")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("files", nargs="+", metavar="FILE", help="text files (UTF-8); - reads stdin")
@@ -77,21 +82,20 @@ def _show(text: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from tui.errors import UserError
+    from tui.limits import window_for
     from tui.presets import load_settings
     from tui.tokenizers import load_tokenizer
 
-    window = args.window
     if args.tokenizer:
         tokenizer = load_tokenizer(args.tokenizer)
+        # A bare tokenizer has no model, so no limit; the default is Japanese StableLM Alpha's window.
+        window = 2048 if args.window is None else args.window
+        if window <= 0:
+            raise UserError(f"--window must be positive, got {window}")
     else:
         preset = load_settings().preset(args.preset)
+        window = window_for(preset, args.window)
         tokenizer = load_tokenizer(preset.tokenizer)
-        if window is None:
-            window = preset.context_window
-    if window is None:
-        window = 2048  # a bare tokenizer has no window of its own; Japanese StableLM Alpha's
-    if window <= 0:
-        raise UserError(f"--window must be positive, got {window}")
 
     results = []
     for name in args.files:

@@ -22,6 +22,10 @@ class Message:
     role: Role
     content: str
     pinned: bool = False
+    ids: tuple[int, ...] | None = None
+    """The token ids `content` was sampled as (a reply), or None. The plan then uses them, wrapped by the
+    template, instead of encoding the text again, so the prompt extends exactly what the engine has cached;
+    ids that do not decode to `content` are ignored (see tui/context/reply_ids.py)."""
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:

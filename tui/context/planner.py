@@ -4,7 +4,8 @@ The prompt is header + one piece per kept message + footer, each piece rendered 
 its own; plan.token_ids is the concatenation of those ids. So a message's token count never depends on its
 neighbours, dropping a message removes exactly its span, and the ids counted are the ids sent. (With nerdstash v1
 and the shipped templates every piece starts with a newline and no piece of the vocabulary contains one, so
-these ids are also what encoding the whole prompt at once gives; tests check it.)
+these ids are also what encoding the whole prompt at once gives; tests check it.) A reply that carries the ids it
+was sampled as keeps them inside its piece (reply_ids.py), so the next prompt extends the engine's cache exactly.
 
 Policies (the system prompt, pinned messages and the newest user message are never dropped):
   rolling    drop the oldest messages; when over budget drop until usage <= trim_to * budget, so the prefix
@@ -31,6 +32,7 @@ from tui.context.model import (
     Status,
     SummaryJob,
 )
+from tui.context.reply_ids import ExactIdCache
 from tui.context.summaries import combine, summary_jobs
 from tui.context.truncate import cut_to_fit
 from tui.templates import PromptTemplate
@@ -91,6 +93,10 @@ class PlanOptions:
 class _Caches:
     ids: IdCache
     jobs: dict[tuple[object, ...], tuple[SummaryJob, ...]] = field(default_factory=dict)
+    exact: ExactIdCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.exact = ExactIdCache(self.ids.tokenizer, self.ids.encode)
 
 
 def _ranges(indices: Sequence[int]) -> list[tuple[int, int]]:
@@ -135,7 +141,12 @@ class _Build:
             text = template.message(message.role, message.content)
             kind: SegmentKind = "system" if message.role == "system" else "message"
             protected = message.role == "system" or message.pinned
-            self.pieces.append(_Piece(kind, i, message.role, text, encode(text), protected=protected))
+            ids = None  # exact prefix reuse: a reply keeps the ids it was sampled as (see reply_ids.py)
+            if message.ids is not None:
+                ids = caches.exact.piece(template, message.role, message.content, message.ids)
+            if ids is None:
+                ids = encode(text)
+            self.pieces.append(_Piece(kind, i, message.role, text, ids, protected=protected))
         self.newest: _Piece | None = None
         if draft:
             text = template.message("user", draft)

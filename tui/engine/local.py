@@ -196,7 +196,7 @@ class LocalBackend:
                         reason = "stop"
                         break
                     if step == request.max_new_tokens - 1:
-                        break  # the last token is never fed: nothing would read its keys/values
+                        break  # the last token is fed after the stats (below), for the next call
                     logits = decode_one_token(self.model, torch.tensor([token], device=device), cache)
                     cache_ids.append(token)
             except Exception as exc:
@@ -224,7 +224,25 @@ class LocalBackend:
                 model=self.name,
                 device=str(device),
             )
+            if reason == "length" and request.reuse_cache and reply_ids:
+                self._read_back(reply_ids[-1], cache, cache_ids)
             yield Finished("".join(shown), reason, stats, error, tuple(reply_ids))
+
+    def _read_back(self, token: int, cache: Any, cache_ids: list[int]) -> None:
+        """Feed a reply's last token, cut off by the length limit, so the cache holds the whole reply.
+
+        The next prompt (a continuation, or the reply in the history) starts with every reply id: with this the
+        next call prefills exactly its new tokens. One decode step, after the reply is complete and outside
+        its figures; a reply that ended at eos has fed all its tokens already, and the ids of a stop string
+        are not in the next prompt.
+        """
+        import torch
+
+        try:
+            decode_one_token(self.model, torch.tensor([token], device=self.device), cache)
+            cache_ids.append(token)
+        except Exception:
+            self._drop_cache()  # half-written positions must never be reused
 
     @staticmethod
     def _tail(detok: IncrementalDetokenizer, stopper: StopMatcher, reason: FinishReason) -> str:

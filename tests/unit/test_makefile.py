@@ -1,0 +1,161 @@
+"""The Makefile picks the right torch build by itself: checked with `make -n` (print the commands, run nothing).
+
+Each case fakes one thing a machine may or may not have: an NVIDIA driver (a fake `nvidia-smi` first on PATH),
+a torch wheel on disk (pip's find-links pointed at a folder holding a stand-in wheel, or at an empty one), and
+PyTorch's CPU index (a local HTTP server that answers, or a closed port).
+"""
+
+from __future__ import annotations
+
+import http.server
+import os
+import subprocess
+import sys
+import threading
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PIP = f"{sys.executable} -m pip"
+
+
+def fake_nvidia_smi(folder: Path, works: bool) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    tool = folder / "nvidia-smi"
+    tool.write_text(f"#!/bin/sh\nexit {0 if works else 9}\n")
+    tool.chmod(0o755)
+    return folder
+
+
+def stand_in_torch_wheel(folder: Path, version: str = "2.13.0") -> Path:
+    """A wheel named and described like torch's, small enough to write in a test (pip only reads its metadata)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    dist = f"torch-{version}.dist-info"
+    wheel = folder / f"torch-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr(f"{dist}/METADATA", f"Metadata-Version: 2.1\nName: torch\nVersion: {version}\n")
+        archive.writestr(
+            f"{dist}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        )
+        archive.writestr(f"{dist}/RECORD", "")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def answering_index() -> Iterator[str]:
+    class Index(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"<html><a href='torch/'>torch</a></html>")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Index)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/whl/cpu"
+    server.shutdown()
+
+
+CLOSED_PORT_INDEX = "http://127.0.0.1:9/whl/cpu"
+
+
+def torch_install_line(
+    tmp_path: Path, *, driver: bool, find_links: Path | None, index: str, real_pip_config: bool = False
+) -> str:
+    """The pip command `make` would run to install torch into a fresh venv, as `make -n` prints it."""
+    env = {
+        **os.environ,
+        "PATH": f"{fake_nvidia_smi(tmp_path / 'bin', driver)}{os.pathsep}{os.environ['PATH']}",
+    }
+    if not real_pip_config:
+        env["PIP_CONFIG_FILE"] = os.devnull
+        env["PIP_FIND_LINKS"] = str(find_links or tmp_path / "no-wheels")
+        (tmp_path / "no-wheels").mkdir(exist_ok=True)
+    venv = tmp_path / "venv"
+    done = subprocess.run(
+        [
+            "make",
+            "-n",
+            "-C",
+            str(ROOT),
+            f"VENV={venv}",
+            f"PIP={PIP}",
+            f"TORCH_CPU_INDEX={index}",
+            f"{venv}/.torch",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=True,
+    )
+    (line,) = [x for x in done.stdout.splitlines() if " install " in x]
+    return " ".join(line.split())
+
+
+def test_a_machine_with_an_nvidia_driver_gets_pypis_default_cuda_build(
+    tmp_path: Path, answering_index: str
+) -> None:
+    line = torch_install_line(tmp_path, driver=True, find_links=None, index=answering_index)
+    assert line == f'{PIP} install -q "torch"'
+
+
+def test_without_a_driver_a_torch_wheel_on_disk_wins(tmp_path: Path, answering_index: str) -> None:
+    wheels = stand_in_torch_wheel(tmp_path / "wheels")
+    line = torch_install_line(tmp_path, driver=False, find_links=wheels, index=answering_index)
+    assert line == f'{PIP} install -q "torch==2.13.0"'
+
+
+def test_without_a_driver_or_a_wheel_on_disk_the_cpu_index_is_used_when_it_answers(
+    tmp_path: Path, answering_index: str
+) -> None:
+    line = torch_install_line(tmp_path, driver=False, find_links=None, index=answering_index)
+    assert line == f'{PIP} install -q --index-url {answering_index} "torch==2.13.0"'
+
+
+def test_an_unreachable_cpu_index_falls_back_to_the_default_index(tmp_path: Path) -> None:
+    line = torch_install_line(tmp_path, driver=False, find_links=None, index=CLOSED_PORT_INDEX)
+    assert line == f'{PIP} install -q "torch==2.13.0"'
+
+
+def test_this_projects_machines_keep_taking_the_cpu_wheel_from_disk(
+    tmp_path: Path, answering_index: str
+) -> None:
+    """Here pip's own configuration has find-links with torch 2.13.0+cpu: nothing changes for these machines."""
+    line = torch_install_line(
+        tmp_path, driver=False, find_links=None, index=answering_index, real_pip_config=True
+    )
+    assert line == f'{PIP} install -q "torch==2.13.0"'
+
+
+def test_the_user_can_still_choose(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "PATH": f"{fake_nvidia_smi(tmp_path / 'bin', False)}{os.pathsep}{os.environ['PATH']}",
+    }
+    venv = tmp_path / "venv"
+    done = subprocess.run(
+        [
+            "make",
+            "-n",
+            "-C",
+            str(ROOT),
+            f"VENV={venv}",
+            f"PIP={PIP}",
+            "TORCH_SPEC=torch==2.9.1",
+            "TORCH_PIP_ARGS=--index-url https://example.invalid/simple",
+            f"{venv}/.torch",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
+    )
+    assert f'{PIP} install -q --index-url https://example.invalid/simple "torch==2.9.1"' in done.stdout
