@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tui.app.app import ChatApp
-from tui.app.core_services import CoreServices
+from tui.chat.core_services import CoreServices
 from tui.presets import load_settings
 
 

@@ -14,9 +14,9 @@ import pytest
 
 from tests.functional.app_helpers import wait_for
 from tui.app.app import ChatApp
-from tui.app.core_services import CoreServices
-from tui.app.hosts import PairHost
-from tui.app.settings import ChatSettings
+from tui.chat.core_services import CoreServices
+from tui.chat.settings import ChatSettings
+from tui.engine.hosts import PairHost
 from tui.presets import load_settings
 from tui.tokenizers import tokenizer_for_preset
 

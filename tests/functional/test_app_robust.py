@@ -12,7 +12,7 @@ from textual import events
 from tests.functional.app_helpers import demo_services, make_app, wait_for
 from tests.functional.scripted import ScriptedBackend, ScriptedHost
 from tui.app.app import ChatApp
-from tui.app.resume import restore
+from tui.chat.resume import restore
 from tui.recorder import ConversationRecorder
 from tui.store import SessionStore
 

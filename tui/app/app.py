@@ -23,9 +23,6 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from tui.app.autosave import Autosave
-from tui.app.coalesce import ChunkBuffer
-from tui.app.conversation import Conversation, ModeName, Turn, TurnSnapshot
 from tui.app.dialogs import open_preset_picker, open_sessions, open_settings
 from tui.app.messages import (
     GenerationFinished,
@@ -35,9 +32,7 @@ from tui.app.messages import (
     PlanReady,
     SummaryReady,
 )
-from tui.app.planview import PlanView
 from tui.app.services import Services
-from tui.app.settings import ChatSettings
 from tui.app.streaming import pump_reply
 from tui.app.widgets.chat_pane import ChatPane
 from tui.app.widgets.composer import Composer
@@ -46,6 +41,11 @@ from tui.app.widgets.key_bar import KeyBar
 from tui.app.widgets.message_view import MessageView
 from tui.app.widgets.meter import TokenMeter
 from tui.app.widgets.status_line import StatusLine
+from tui.chat.autosave import Autosave
+from tui.chat.coalesce import ChunkBuffer
+from tui.chat.conversation import Conversation, ModeName, Turn, TurnSnapshot
+from tui.chat.planview import PlanView
+from tui.chat.settings import ChatSettings
 
 FLUSH_HZ = 15
 PLAN_DEBOUNCE_S = 0.03

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tui.app.settings import ChatSettings
+from tui.chat.settings import ChatSettings
 
 if TYPE_CHECKING:
     from tui.app.app import ChatApp
@@ -41,8 +41,8 @@ def open_sessions(app: ChatApp) -> None:
         if app.generating:
             app.notify("stop the reply first (Esc)", markup=False)
             return
-        from tui.app.autosave import Autosave
-        from tui.app.resume import restore
+        from tui.chat.autosave import Autosave
+        from tui.chat.resume import restore
 
         app.save_now()
         try:

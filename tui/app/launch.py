@@ -10,14 +10,14 @@ from tui.presets import Preset
 
 
 def _services_for(preset: Preset, args: argparse.Namespace) -> Any:
-    from tui.app.core_services import CoreServices
+    from tui.chat.core_services import CoreServices
     from tui.tokenizers import tokenizer_for_preset
 
     tokenizer = tokenizer_for_preset(preset)  # cached per spec: the planner and the engine share it
     backend = getattr(args, "backend", None)
     base_url = getattr(args, "base_url", None) or preset.remote_base_url
     if backend == "openai" or (backend is None and getattr(args, "base_url", None)):
-        from tui.app.hosts import RemoteHost
+        from tui.engine.hosts import RemoteHost
         from tui.engine.remote import OpenAIBackend, RemoteConfig
 
         if not base_url:
@@ -27,7 +27,7 @@ def _services_for(preset: Preset, args: argparse.Namespace) -> Any:
         )
         host: Any = RemoteHost(OpenAIBackend(config, tokenizer), base_url)
         return CoreServices(preset, host, backend_name="openai")
-    from tui.app.hosts import PairHost
+    from tui.engine.hosts import PairHost
 
     device = getattr(args, "device", None) or "auto"
     return CoreServices(preset, PairHost(preset, tokenizer, device=device), backend_name="local")
@@ -43,8 +43,8 @@ def _vm_status() -> str:
 
 def launch(args: argparse.Namespace, preset: Preset) -> int:
     from tui.app.app import ChatApp
-    from tui.app.conversation import Conversation, ModeName
-    from tui.app.settings import ChatSettings
+    from tui.chat.conversation import Conversation, ModeName
+    from tui.chat.settings import ChatSettings
     from tui.presets import load_settings
     from tui.recorder import ConversationRecorder
     from tui.store import SessionStore, StoreError
@@ -67,7 +67,7 @@ def launch(args: argparse.Namespace, preset: Preset) -> int:
         save_unavailable = f"sessions are not saved: {exc}"
     resume = getattr(args, "resume", None)
     if store is not None and resume is not None:
-        from tui.app.resume import restore
+        from tui.chat.resume import restore
 
         conversation_id = store.latest_id() if resume == -1 else resume
         if conversation_id is None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from textual.message import Message
 
-from tui.app.planview import PlanView
+from tui.chat.planview import PlanView
 
 
 class PlanReady(Message):

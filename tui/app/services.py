@@ -1,6 +1,6 @@
 """The narrow surface the app needs from the headless core (planner, tokenizer, engine), as a Protocol.
 
-`tui.app.core_services.CoreServices` implements it over tui.context and tui.engine; UI tests may pass a
+`tui.chat.core_services.CoreServices` implements it over tui.context and tui.engine; UI tests may pass a
 scripted backend into it. Every method may block, so the app calls them from thread workers only
 (`template_name` and `is_resident` are cheap and may be called anywhere).
 """
@@ -11,9 +11,9 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
-from tui.app.conversation import ModeName, TurnSnapshot
-from tui.app.planview import PlanView
-from tui.app.settings import ChatSettings
+from tui.chat.conversation import ModeName, TurnSnapshot
+from tui.chat.planview import PlanView
+from tui.chat.settings import ChatSettings
 
 
 class Services(Protocol):

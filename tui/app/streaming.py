@@ -12,11 +12,11 @@ from typing import Any
 
 from textual.message import Message
 
-from tui.app.coalesce import ChunkBuffer
-from tui.app.conversation import ModeName, TurnSnapshot
 from tui.app.messages import GenerationFinished, GenerationStarted, LoadProgressed
 from tui.app.services import Services
-from tui.app.settings import ChatSettings
+from tui.chat.coalesce import ChunkBuffer
+from tui.chat.conversation import ModeName, TurnSnapshot
+from tui.chat.settings import ChatSettings
 from tui.engine.events import Finished, LoadProgress, TextChunk
 
 

@@ -11,7 +11,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from tui.app.settings import POLICIES, ChatSettings, parse_form
+from tui.chat.settings import POLICIES, ChatSettings, parse_form
 from tui.errors import UserError
 
 

@@ -6,8 +6,8 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
-from tui.app.conversation import Turn
 from tui.app.widgets.message_view import MessageView
+from tui.chat.conversation import Turn
 
 NEAR_BOTTOM_LINES = 3
 

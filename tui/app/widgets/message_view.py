@@ -13,7 +13,7 @@ from textual.content import Content
 from textual.widgets import Markdown, Static
 from textual.widgets._markdown import MarkdownStream
 
-from tui.app.conversation import Turn
+from tui.chat.conversation import Turn
 from tui.sanitize import neutralize
 
 REASON_LABELS = {

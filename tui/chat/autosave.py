@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tui.app.conversation import Turn
+from tui.chat.conversation import Turn
 
 
 class Autosave:

@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any, Protocol, cast
 
-from tui.app.adapt import plan_view_from
-from tui.app.conversation import ModeName, TurnSnapshot
-from tui.app.planview import PlanView
-from tui.app.settings import ChatSettings
+from tui.chat.adapt import plan_view_from
+from tui.chat.conversation import ModeName, TurnSnapshot
+from tui.chat.planview import PlanView
+from tui.chat.settings import ChatSettings
 from tui.presets import Preset
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tui.app.planview import PlanView, SegmentView, SummaryView
+from tui.chat.planview import PlanView, SegmentView, SummaryView
 
 FIXED_KINDS = frozenset({"header", "footer", "marker", "system"})
 

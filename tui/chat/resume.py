@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tui.app.conversation import Conversation, ModeName, Turn
-from tui.app.settings import ChatSettings
+from tui.chat.conversation import Conversation, ModeName, Turn
+from tui.chat.settings import ChatSettings
 from tui.recorder import ConversationRecorder
 from tui.store import SessionStore
 

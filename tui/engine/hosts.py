@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from tui.app.conversation import ModeName
+from tui.chat.conversation import ModeName
 from tui.presets import Preset
 
 
