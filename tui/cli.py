@@ -1,7 +1,7 @@
 """The `stablelm-tui` command line.
 
 Each subcommand lives in tui/commands/<name>.py with `register(subparsers)` and `run(args)`. Those modules import
-only the standard library at module level, so `stablelm-tui --help` never pays for torch or textual.
+only the standard library and tui.choices at module level, so `stablelm-tui --help` never pays for torch or textual.
 """
 
 from __future__ import annotations

@@ -9,8 +9,9 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
+from tui.choices import Mode
 from tui.errors import UserError
 from tui.paths import config_file
 
@@ -19,8 +20,6 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-Mode = Literal["base", "instruct"]
-MODES: tuple[Mode, ...] = ("base", "instruct")
 
 BUILTIN_FILE = Path(__file__).with_name("presets.toml")
 DEFAULT_PRESET = "demo"

@@ -43,9 +43,10 @@ from tui.app.widgets.meter import TokenMeter
 from tui.app.widgets.status_line import StatusLine
 from tui.chat.autosave import Autosave
 from tui.chat.coalesce import ChunkBuffer
-from tui.chat.conversation import Conversation, ModeName, Turn, TurnSnapshot
+from tui.chat.conversation import Conversation, Turn, TurnSnapshot
 from tui.chat.planview import PlanView
 from tui.chat.settings import ChatSettings
+from tui.choices import Mode
 
 FLUSH_HZ = 15
 PLAN_DEBOUNCE_S = 0.03
@@ -94,7 +95,7 @@ class ChatApp(App[int]):
         self,
         services: Services,
         *,
-        mode: ModeName = "instruct",
+        mode: Mode = "instruct",
         settings: ChatSettings | None = None,
         conversation: Conversation | None = None,
         recorder: Any = None,
@@ -111,7 +112,7 @@ class ChatApp(App[int]):
         """tui.vminfo.Heartbeat: user activity and streaming keep the VM's idle watchdog from stopping it."""
         self.handle_signals = handle_signals
         self.services = services
-        self.mode: ModeName = mode
+        self.mode: Mode = mode
         self.chat_settings = settings or ChatSettings()
         self.conversation = conversation or Conversation()
         self.autosave = Autosave(recorder, unavailable=save_unavailable)
@@ -260,7 +261,7 @@ class ChatApp(App[int]):
         serial: int,
         turns: tuple[TurnSnapshot, ...],
         draft: str,
-        mode: ModeName,
+        mode: Mode,
         settings: ChatSettings,
     ) -> None:
         try:
@@ -288,21 +289,21 @@ class ChatApp(App[int]):
             self.schedule_plan()
 
     # ----- model loading ----------------------------------------------------------------------------------
-    def start_load(self, mode: ModeName) -> None:
+    def start_load(self, mode: Mode) -> None:
         if mode in self._loading:
             return
         self._loading.add(mode)
         self.status.set(state="loading", load_done=0, load_total=0, load_stage=mode)
         self._load_worker(mode)
 
-    def _progress_poster(self, mode: ModeName) -> Callable[[Any], None]:
+    def _progress_poster(self, mode: Mode) -> Callable[[Any], None]:
         def post(event: Any) -> None:
             self.post_message(LoadProgressed(mode, event))
 
         return post
 
     @work(thread=True, group="load", exit_on_error=False)
-    def _load_worker(self, mode: ModeName) -> None:
+    def _load_worker(self, mode: Mode) -> None:
         try:
             self.services.ensure_loaded(mode, self._progress_poster(mode))
         except Exception as exc:
@@ -376,7 +377,7 @@ class ChatApp(App[int]):
     def _generate(
         self,
         turns: tuple[TurnSnapshot, ...],
-        mode: ModeName,
+        mode: Mode,
         settings: ChatSettings,
         cancel: threading.Event,
         buffer: ChunkBuffer,

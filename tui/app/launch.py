@@ -43,8 +43,9 @@ def _vm_status() -> str:
 
 def launch(args: argparse.Namespace, preset: Preset) -> int:
     from tui.app.app import ChatApp
-    from tui.chat.conversation import Conversation, ModeName
+    from tui.chat.conversation import Conversation
     from tui.chat.settings import ChatSettings
+    from tui.choices import Mode
     from tui.presets import load_settings
     from tui.recorder import ConversationRecorder
     from tui.store import SessionStore, StoreError
@@ -52,7 +53,7 @@ def launch(args: argparse.Namespace, preset: Preset) -> int:
 
     settings = load_settings()
     services = _services_for(preset, args)
-    mode: ModeName = "base" if getattr(args, "mode", None) == "base" else "instruct"
+    mode: Mode = "base" if getattr(args, "mode", None) == "base" else "instruct"
     chat_settings = ChatSettings(seed=getattr(args, "seed", None))
     conversation = Conversation()
     store: SessionStore | None = None

@@ -11,9 +11,10 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
-from tui.chat.conversation import ModeName, TurnSnapshot
+from tui.chat.conversation import TurnSnapshot
 from tui.chat.planview import PlanView
 from tui.chat.settings import ChatSettings
+from tui.choices import Mode
 
 
 class Services(Protocol):
@@ -27,19 +28,19 @@ class Services(Protocol):
         """Where the model runs, for the status line ("cpu", "cuda:0", a server URL)."""
         ...
 
-    def is_resident(self, mode: ModeName) -> bool: ...
+    def is_resident(self, mode: Mode) -> bool: ...
 
-    def ensure_loaded(self, mode: ModeName, on_progress: Callable[[Any], None]) -> None:
+    def ensure_loaded(self, mode: Mode, on_progress: Callable[[Any], None]) -> None:
         """Load the mode's model if needed, reporting LoadProgress events; raises EngineError/UserError."""
         ...
 
-    def template_name(self, mode: ModeName, settings: ChatSettings) -> str: ...
+    def template_name(self, mode: Mode, settings: ChatSettings) -> str: ...
 
     def plan(
         self,
         turns: Sequence[TurnSnapshot],
         draft: str,
-        mode: ModeName,
+        mode: Mode,
         settings: ChatSettings,
         *,
         continuing: bool = False,
@@ -57,7 +58,7 @@ class Services(Protocol):
         ...
 
     def stream(
-        self, plan: PlanView, mode: ModeName, settings: ChatSettings, cancel: threading.Event
+        self, plan: PlanView, mode: Mode, settings: ChatSettings, cancel: threading.Event
     ) -> Iterator[Any]:
         """The engine's events (TextChunk, LoadProgress, Finished) for exactly `plan.token_ids`."""
         ...

@@ -15,15 +15,16 @@ from textual.message import Message
 from tui.app.messages import GenerationFinished, GenerationStarted, LoadProgressed
 from tui.app.services import Services
 from tui.chat.coalesce import ChunkBuffer
-from tui.chat.conversation import ModeName, TurnSnapshot
+from tui.chat.conversation import TurnSnapshot
 from tui.chat.settings import ChatSettings
+from tui.choices import Mode
 from tui.engine.events import Finished, LoadProgress, TextChunk
 
 
 def pump_reply(
     services: Services,
     turns: tuple[TurnSnapshot, ...],
-    mode: ModeName,
+    mode: Mode,
     settings: ChatSettings,
     cancel: threading.Event,
     buffer: ChunkBuffer,

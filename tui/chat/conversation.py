@@ -6,17 +6,17 @@ Plain data, no Textual: the app mutates it on the UI thread only and hands immut
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any
 
-Role = Literal["system", "user", "assistant"]
-ModeName = Literal["base", "instruct"]
+from tui.choices import Mode
+from tui.context.model import Role
 
 
 @dataclass
 class Turn:
     role: Role
     content: str
-    mode: ModeName | None = None
+    mode: Mode | None = None
     """Which model wrote an assistant turn (the label in the chat pane)."""
     partial: bool = False
     """True while streaming, and for a reply that was stopped, failed or restored unfinished."""

@@ -11,27 +11,28 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 from tui.chat.adapt import plan_view_from
-from tui.chat.conversation import ModeName, TurnSnapshot
+from tui.chat.conversation import TurnSnapshot
 from tui.chat.planview import PlanView
 from tui.chat.settings import ChatSettings
+from tui.choices import Mode
 from tui.presets import Preset
 
 
 class ModelHost(Protocol):
     def device(self) -> str: ...
 
-    def is_resident(self, mode: ModeName) -> bool: ...
+    def is_resident(self, mode: Mode) -> bool: ...
 
-    def ensure_loaded(self, mode: ModeName, progress: Callable[[Any], None]) -> None: ...
+    def ensure_loaded(self, mode: Mode, progress: Callable[[Any], None]) -> None: ...
 
-    def backend(self, mode: ModeName) -> Any:
+    def backend(self, mode: Mode) -> Any:
         """tui.engine's Backend for the mode (`stream(request, cancel)`), loading it if needed."""
         ...
 
-    def reusable_prefix(self, mode: ModeName, prompt_ids: list[int]) -> int:
+    def reusable_prefix(self, mode: Mode, prompt_ids: list[int]) -> int:
         """Tokens the next call would reuse from the KV cache; never loads or switches a model."""
         ...
 
@@ -52,7 +53,7 @@ class CoreServices:
         self._summaries: dict[str, str] = {}
         self._submitted: set[str] = set()
         self._runner: Any = None
-        self._summary_mode: ModeName = "instruct"
+        self._summary_mode: Mode = "instruct"
         self._streaming = threading.Event()
         self.on_summary: Callable[[], None] | None = None
         """Called (from the summary thread) when a summary is ready, so the app re-plans with it."""
@@ -61,13 +62,13 @@ class CoreServices:
     def device(self) -> str:
         return self.host.device()
 
-    def is_resident(self, mode: ModeName) -> bool:
+    def is_resident(self, mode: Mode) -> bool:
         return self.host.is_resident(mode)
 
-    def ensure_loaded(self, mode: ModeName, on_progress: Callable[[Any], None]) -> None:
+    def ensure_loaded(self, mode: Mode, on_progress: Callable[[Any], None]) -> None:
         self.host.ensure_loaded(mode, on_progress)
 
-    def template_name(self, mode: ModeName, settings: ChatSettings) -> str:
+    def template_name(self, mode: Mode, settings: ChatSettings) -> str:
         return settings.template or self.preset.mode(mode).template
 
     def pieces(self, token_ids: Sequence[int]) -> list[str]:
@@ -87,20 +88,20 @@ class CoreServices:
             reloader = self._reloaders[name] = TemplateReloader(name)
         return reloader
 
-    def _reserve(self, mode: ModeName, settings: ChatSettings) -> int:
+    def _reserve(self, mode: Mode, settings: ChatSettings) -> int:
         return settings.max_new_tokens or self.preset.mode(mode).generation.max_new_tokens
 
     def plan(
         self,
         turns: Sequence[TurnSnapshot],
         draft: str,
-        mode: ModeName,
+        mode: Mode,
         settings: ChatSettings,
         *,
         continuing: bool = False,
         commit: bool = False,
     ) -> PlanView:
-        from tui.context import Message, Planner, Policy
+        from tui.context import Message, Planner
 
         window = settings.window or self.preset.context_window
         reserve = self._reserve(mode, settings)
@@ -111,7 +112,7 @@ class CoreServices:
         partial = turns[-1].content if continuing and turns else ""
         planned = turns[:-1] if continuing and turns else turns
         messages = [Message(t.role, t.content, t.pinned) for t in planned]
-        policy = cast("Policy", settings.policy)
+        policy = settings.policy
         with self._lock:
             reloader = self._template(self.template_name(mode, settings))
             template = reloader.current()
@@ -174,7 +175,7 @@ class CoreServices:
             self._runner.shutdown()
 
     # ----- generation -----
-    def request_for(self, plan: PlanView, mode: ModeName, settings: ChatSettings) -> Any:
+    def request_for(self, plan: PlanView, mode: Mode, settings: ChatSettings) -> Any:
         from tui.engine.request import GenerationRequest
 
         spec = self.preset.mode(mode)
@@ -200,7 +201,7 @@ class CoreServices:
         return request
 
     def stream(
-        self, plan: PlanView, mode: ModeName, settings: ChatSettings, cancel: threading.Event
+        self, plan: PlanView, mode: Mode, settings: ChatSettings, cancel: threading.Event
     ) -> Iterator[Any]:
         request = self.request_for(plan, mode, settings)
         self._streaming.set()

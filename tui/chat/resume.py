@@ -4,21 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from tui.chat.conversation import Conversation, ModeName, Turn
+from tui.chat.conversation import Conversation, Turn
 from tui.chat.settings import ChatSettings
+from tui.choices import MODES, Mode
 from tui.recorder import ConversationRecorder
 from tui.store import SessionStore
 
 
 def restore(
     store: SessionStore, conversation_id: int
-) -> tuple[Conversation, ConversationRecorder, ChatSettings, ModeName | None]:
+) -> tuple[Conversation, ConversationRecorder, ChatSettings, Mode | None]:
     stored = store.load(conversation_id)
     recorder = ConversationRecorder(store, conversation_id=stored.id, settings=dict(stored.settings))
     turns: list[Turn] = []
     for local_id, message in enumerate(stored.messages):
         role: Any = message.role
-        writer: Any = message.mode if message.mode in ("base", "instruct") else None
+        writer: Any = message.mode if message.mode in MODES else None
         turns.append(
             Turn(
                 role=role,
@@ -34,5 +35,5 @@ def restore(
         recorder.adopt(local_id, message.id)
     settings = ChatSettings.from_dict(stored.settings)
     mode_setting = stored.settings.get("mode")
-    active: ModeName | None = mode_setting if mode_setting in ("base", "instruct") else None
+    active: Mode | None = mode_setting if mode_setting in MODES else None
     return Conversation(turns), recorder, settings, active

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import Any, cast
 
+from tui.choices import POLICIES, Policy
 from tui.errors import UserError
-
-POLICIES: tuple[str, ...] = ("rolling", "middle", "summarize", "stop")
 
 
 @dataclass(frozen=True)
@@ -16,7 +15,7 @@ class ChatSettings:
     """None: the preset's value for the active mode."""
     top_p: float | None = None
     max_new_tokens: int | None = None
-    policy: str = "rolling"
+    policy: Policy = "rolling"
     template: str | None = None
     """None: the active mode's own template (switches with ctrl+t); a name or path pins one template."""
     window: int | None = None
@@ -75,7 +74,7 @@ def parse_form(values: dict[str, str], current: ChatSettings, max_window: int | 
             temperature=number("temperature", float),
             top_p=number("top_p", float),
             max_new_tokens=number("max_new_tokens", int),
-            policy=values.get("policy", current.policy) or current.policy,
+            policy=cast("Policy", values.get("policy") or current.policy),  # validate() checks it
             template=template,
             window=number("window", int),
         ),

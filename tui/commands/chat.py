@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from tui.choices import MODES
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -12,9 +14,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Open the chat TUI on a preset's base and instruct models.",
     )
     parser.add_argument("--preset", help="model preset (see `stablelm-tui presets`)")
-    parser.add_argument(
-        "--mode", choices=("base", "instruct"), default="instruct", help="model to start with"
-    )
+    parser.add_argument("--mode", choices=MODES, default="instruct", help="model to start with")
     parser.add_argument("--backend", choices=("local", "openai"), help="in-process model or a remote server")
     parser.add_argument("--base-url", help="OpenAI-compatible server URL for --backend openai")
     parser.add_argument("--device", default="auto", help="local: auto, cpu, cuda, cuda:1... (default auto)")

@@ -6,7 +6,8 @@ import argparse
 import json
 import sys
 
-POLICY_CHOICES = ("rolling", "middle", "summarize", "stop")
+from tui.choices import MODES, POLICIES
+
 BAR_WIDTH = 50
 
 
@@ -18,8 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "per line) and show each segment, its tokens and whether it is kept, dropped, truncated or summarized.",
     )
     parser.add_argument("--preset", help="model preset (default: the default preset)")
-    parser.add_argument("--mode", choices=("base", "instruct"), default="instruct", help="default: instruct")
-    parser.add_argument("--policy", choices=POLICY_CHOICES, default="rolling", help="default: rolling")
+    parser.add_argument("--mode", choices=MODES, default="instruct", help="default: instruct")
+    parser.add_argument("--policy", choices=POLICIES, default="rolling", help="default: rolling")
     parser.add_argument("--template", help="a template name or .j2 path instead of the preset's")
     parser.add_argument(
         "--max-new-tokens", type=int, metavar="N", help="reserve for the reply (default: preset)"

@@ -7,6 +7,8 @@ import json
 import sys
 from typing import Any
 
+from tui.choices import MODES
+
 STATS_KEYS = ("ttft_s", "new_tokens", "tokens_per_s", "prefill_tokens", "reused_tokens", "model", "device")
 
 
@@ -19,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "on the local backend.",
     )
     parser.add_argument("--preset", help="model preset (default: the default preset)")
-    parser.add_argument("--mode", choices=("base", "instruct"), default="instruct", help="default: instruct")
+    parser.add_argument("--mode", choices=MODES, default="instruct", help="default: instruct")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--prompt", metavar="TEXT", help="the user's message")
     source.add_argument(

@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from tui.choices import Policy
 from tui.errors import UserError
 
 Role = Literal["system", "user", "assistant"]
 ROLES: tuple[Role, ...] = ("system", "user", "assistant")
-Policy = Literal["rolling", "middle", "summarize", "stop"]
-POLICIES: tuple[Policy, ...] = ("rolling", "middle", "summarize", "stop")
 SegmentKind = Literal["header", "system", "message", "summary", "draft", "footer", "marker"]
 Status = Literal["kept", "dropped", "truncated", "summarized"]
 SENT: frozenset[str] = frozenset({"kept", "truncated", "summarized"})

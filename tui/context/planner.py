@@ -20,11 +20,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from tui.choices import POLICIES, Policy
 from tui.context.model import (
-    POLICIES,
     ContextPlan,
     Message,
-    Policy,
     Role,
     Segment,
     SegmentKind,

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from tui.chat.conversation import ModeName
+from tui.choices import Mode
 from tui.presets import Preset
 
 
@@ -49,10 +49,10 @@ class PairHost:
     def device(self) -> str:
         return str(self.pair.device)
 
-    def is_resident(self, mode: ModeName) -> bool:
+    def is_resident(self, mode: Mode) -> bool:
         return mode in self.pair.loaded()
 
-    def ensure_loaded(self, mode: ModeName, progress: Callable[[Any], None]) -> None:
+    def ensure_loaded(self, mode: Mode, progress: Callable[[Any], None]) -> None:
         with self._lock:
             self._callback = progress
             try:
@@ -60,10 +60,10 @@ class PairHost:
             finally:
                 self._callback = None
 
-    def backend(self, mode: ModeName) -> Any:
+    def backend(self, mode: Mode) -> Any:
         return self.pair.backend(mode)
 
-    def reusable_prefix(self, mode: ModeName, prompt_ids: list[int]) -> int:
+    def reusable_prefix(self, mode: Mode, prompt_ids: list[int]) -> int:
         """Only the active model's cache counts; asking must never switch models (it is a preview)."""
         if self.pair.active != mode:
             return 0
@@ -81,14 +81,14 @@ class RemoteHost:
     def device(self) -> str:
         return self.url
 
-    def is_resident(self, mode: ModeName) -> bool:
+    def is_resident(self, mode: Mode) -> bool:
         return True
 
-    def ensure_loaded(self, mode: ModeName, progress: Callable[[Any], None]) -> None:
+    def ensure_loaded(self, mode: Mode, progress: Callable[[Any], None]) -> None:
         return None
 
-    def backend(self, mode: ModeName) -> Any:
+    def backend(self, mode: Mode) -> Any:
         return self._backend
 
-    def reusable_prefix(self, mode: ModeName, prompt_ids: list[int]) -> int:
+    def reusable_prefix(self, mode: Mode, prompt_ids: list[int]) -> int:
         return 0  # the server's prefix cache is not visible from here

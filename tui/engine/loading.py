@@ -6,12 +6,11 @@ import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
+from tui.choices import Quantization
 from tui.engine.errors import EngineError, explain_load_error
 from tui.engine.events import LoadProgress
-
-Quantization = Literal["int8", "int4"]
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from tui.choices import RESIDENCIES, Mode, Residency
 from tui.engine.errors import OOM_ADVICE, EngineError, is_out_of_memory
 from tui.engine.loading import LoadOptions, resolve_device
 from tui.engine.local import LocalBackend
@@ -23,9 +24,6 @@ if TYPE_CHECKING:
     from tui.engine.detokenizer import Decoder
     from tui.engine.events import LoadProgress
 
-Mode = Literal["base", "instruct"]
-Residency = Literal["auto", "both", "swap", "single"]
-RESIDENCIES: tuple[Residency, ...] = ("auto", "both", "swap", "single")
 
 # Room left beside the weights for the KV cache, activations and the allocator's slack.
 HEADROOM_SHARE = 0.25
