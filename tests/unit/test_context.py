@@ -232,9 +232,18 @@ def test_planner_cache_reencodes_only_the_draft(
 
 
 def test_invalid_options(tok: SentencePieceTokenizer, instruct: PromptTemplate) -> None:
-    with pytest.raises(ValueError, match="reserve"):
+    with pytest.raises(UserError, match="reserve must be between 0 and the window minus one"):
         plan_context([], tokenizer=tok, template=instruct, window=100, reserve=100)
-    with pytest.raises(ValueError, match="policy"):
+    with pytest.raises(UserError, match="--max-new-tokens must be"):
+        plan_context(
+            [],
+            tokenizer=tok,
+            template=instruct,
+            window=100,
+            reserve=100,
+            origins={"reserve": "--max-new-tokens"},
+        )
+    with pytest.raises(UserError, match="policy"):
         plan_context([], tokenizer=tok, template=instruct, window=100, reserve=1, policy="nope")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="role"):
         Message("bot", "x")  # type: ignore[arg-type]

@@ -30,15 +30,46 @@ class ChatSettings:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ChatSettings:
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        try:
-            return validate(cls(**known))
-        except (TypeError, UserError):
-            return cls()
+        """Settings saved with a conversation, back. A field that is mistyped or out of range (an older or
+        hand-edited record) is dropped and keeps its default; the other fields are kept."""
+        kept: dict[str, Any] = {}
+        for name in cls.__dataclass_fields__:
+            if name not in data:
+                continue
+            try:
+                validate(cls(**{**kept, name: data[name]}))
+            except UserError:
+                continue
+            kept[name] = data[name]
+        return cls(**kept)
+
+
+# The type each field must have when it is set (None means "the preset's value" where the default is None).
+FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "temperature": (int, float),
+    "top_p": (int, float),
+    "max_new_tokens": (int,),
+    "policy": (str,),
+    "template": (str,),
+    "window": (int,),
+    "markdown": (bool,),
+    "seed": (int,),
+}
+
+
+def _check_types(settings: ChatSettings) -> None:
+    for name, kinds in FIELD_TYPES.items():
+        value = getattr(settings, name)
+        if value is None and ChatSettings.__dataclass_fields__[name].default is None:
+            continue
+        # bool is an int in Python; a count written as true is a mistake.
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            raise UserError(f"{name} must be {' or '.join(k.__name__ for k in kinds)}, got {value!r}")
 
 
 def validate(settings: ChatSettings, max_window: int | None = None) -> ChatSettings:
-    """Raise UserError naming the field when a value is out of range."""
+    """Raise UserError naming the field when a value has the wrong type or is out of range."""
+    _check_types(settings)
     if settings.temperature is not None and not 0.0 <= settings.temperature <= 5.0:
         raise UserError("temperature must be between 0 and 5")
     if settings.top_p is not None and not 0.0 < settings.top_p <= 1.0:

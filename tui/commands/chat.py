@@ -31,21 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tui.errors import UserError
+    from tui.app import run_app
     from tui.presets import load_settings
 
     preset = load_settings().preset(args.preset)
-    try:
-        from tui.app import run_app
-    except ImportError:
-        raise UserError(
-            f"the chat TUI is not built yet; preset '{preset.name}' is valid. "
-            "Try `stablelm-tui presets` or `stablelm-tui demo-model` meanwhile."
-        ) from None
-    from tui.engine.errors import EngineError
-
-    try:
-        return int(run_app(args, preset) or 0)
-    except EngineError as exc:
-        # Faults found before the screen opens (a device that is not there, say) are the user's to fix.
-        raise UserError(str(exc)) from None
+    return int(run_app(args, preset) or 0)

@@ -64,7 +64,6 @@ def _bar(used: int, budget: int, window: int) -> str:
 def run(args: argparse.Namespace) -> int:
     from tui.context import plan_context
     from tui.context.jsonl import read_conversation_file
-    from tui.errors import UserError
     from tui.presets import load_settings
     from tui.templates import load_template
     from tui.tokenizers import load_tokenizer
@@ -74,14 +73,12 @@ def run(args: argparse.Namespace) -> int:
     spec = preset.mode(args.mode)
     window = args.window if args.window is not None else preset.context_window
     reserve = args.max_new_tokens if args.max_new_tokens is not None else spec.generation.max_new_tokens
-    if window <= 0:
-        raise UserError(f"--window must be positive, got {window}")
-    if not 0 <= reserve < window:
-        raise UserError(
-            f"--max-new-tokens must be between 0 and the window minus one ({window - 1}), got {reserve}"
-        )
-    if not 0 < args.trim_to <= 1:
-        raise UserError(f"--trim-to must be in (0, 1], got {args.trim_to}")
+    # The planner checks the numbers; these say where each came from in its error.
+    origins = {
+        "window": "--window" if args.window is not None else "the preset's context_window",
+        "reserve": "--max-new-tokens" if args.max_new_tokens is not None else "the preset's max_new_tokens",
+        "trim_to": "--trim-to",
+    }
     tokenizer = load_tokenizer(preset.tokenizer)
     template = load_template(args.template or spec.template)
     plan = plan_context(
@@ -93,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
         policy=args.policy,
         draft=args.draft,
         trim_to=args.trim_to,
+        origins=origins,
     )
     if args.json:
         print(json.dumps(plan.to_dict(), ensure_ascii=False, indent=2))

@@ -92,7 +92,6 @@ def run(args: argparse.Namespace) -> int:
 
     from tui.context import plan_context
     from tui.context.jsonl import read_conversation_file
-    from tui.engine.errors import EngineError
     from tui.engine.events import Finished, TextChunk
     from tui.engine.request import GenerationRequest
     from tui.errors import UserError
@@ -134,11 +133,7 @@ def run(args: argparse.Namespace) -> int:
         prompt_text=plan.prompt,
     )
     request.validate()
-    try:
-        backend = _backend(args, preset, spec, tokenizer)
-    except EngineError as exc:
-        print(f"stablelm-tui: error: {exc}", file=sys.stderr)
-        return 1
+    backend = _backend(args, preset, spec, tokenizer)
     # Model text may carry escape sequences: make them visible on a terminal, keep them exact in a pipe.
     show = neutralize if sys.stdout.isatty() else (lambda text: text)
     finished: Finished | None = None

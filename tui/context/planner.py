@@ -32,6 +32,7 @@ from tui.context.model import (
 )
 from tui.context.summaries import combine, summary_jobs
 from tui.context.truncate import cut_to_fit
+from tui.errors import UserError
 from tui.templates import PromptTemplate
 from tui.tokenizers import IdCache, Tokenizer
 
@@ -66,20 +67,27 @@ class PlanOptions:
     """After an overflow, rolling/middle/summarize drop messages until usage is at most this share of the budget."""
     summary_chunk_tokens: int = DEFAULT_SUMMARY_CHUNK_TOKENS
     summary_max_chars: int = DEFAULT_SUMMARY_MAX_CHARS
+    origins: Mapping[str, str] = field(default_factory=dict)
+    """Where a number came from, for its error: {"reserve": "--max-new-tokens"}; default: the field's name."""
 
     def __post_init__(self) -> None:
+        """Raise UserError naming the bad value, so callers need no checks of their own."""
         if self.window <= 0:
-            raise ValueError(f"window must be positive, got {self.window}")
+            raise UserError(f"{self._origin('window')} must be positive, got {self.window}")
         if not 0 <= self.reserve < self.window:
-            raise ValueError(
-                f"reserve must be between 0 and window - 1 ({self.window - 1}), got {self.reserve}"
+            raise UserError(
+                f"{self._origin('reserve')} must be between 0 and the window minus one ({self.window - 1}), "
+                f"got {self.reserve}"
             )
         if self.policy not in POLICIES:
-            raise ValueError(f"unknown policy {self.policy!r} (expected one of {', '.join(POLICIES)})")
+            raise UserError(f"unknown policy {self.policy!r} (expected one of {', '.join(POLICIES)})")
         if not 0 < self.trim_to <= 1:
-            raise ValueError(f"trim_to must be in (0, 1], got {self.trim_to}")
+            raise UserError(f"{self._origin('trim_to')} must be in (0, 1], got {self.trim_to}")
         if self.summary_chunk_tokens <= 0 or self.summary_max_chars <= 0:
-            raise ValueError("summary chunk size and max chars must be positive")
+            raise UserError("summary chunk size and max chars must be positive")
+
+    def _origin(self, name: str) -> str:
+        return self.origins.get(name, name)
 
     @property
     def budget(self) -> int:
@@ -401,9 +409,15 @@ def plan_context(
     summaries: Mapping[str, str] | None = None,
     summary_chunk_tokens: int = DEFAULT_SUMMARY_CHUNK_TOKENS,
     summary_max_chars: int = DEFAULT_SUMMARY_MAX_CHARS,
+    origins: Mapping[str, str] | None = None,
 ) -> ContextPlan:
-    """Plan once, with no state kept (the `context` command). Use Planner for a live conversation."""
-    options = PlanOptions(window, reserve, policy, trim_to, summary_chunk_tokens, summary_max_chars)
+    """Plan once, with no state kept (the `context` command). Use Planner for a live conversation.
+
+    Bad numbers raise UserError; `origins` names where they came from (see PlanOptions.origins).
+    """
+    options = PlanOptions(
+        window, reserve, policy, trim_to, summary_chunk_tokens, summary_max_chars, dict(origins or {})
+    )
     caches = _Caches(IdCache(tokenizer))
     return _plan(messages, draft, tokenizer, template, options, caches, keep_from, summaries or {})
 
