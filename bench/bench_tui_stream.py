@@ -30,12 +30,12 @@ def _app(device: str, tokens: int) -> Any:
     from tui.app.app import ChatApp
     from tui.chat.core_services import CoreServices
     from tui.chat.settings import ChatSettings
-    from tui.engine.hosts import PairHost
+    from tui.engine.factory import EngineChoice, open_host
     from tui.presets import load_settings
-    from tui.tokenizers import tokenizer_for_preset
 
     preset = load_settings().preset("demo")
-    host = PairHost(preset, tokenizer_for_preset(preset), device=device, residency="both")
+    # The TUI's own engine choice: one core left to the UI thread on a CPU.
+    host = open_host(preset, EngineChoice(device=device, residency="both", leave_core_for_ui=True))
     settings = ChatSettings(max_new_tokens=tokens, seed=SEED)
     return ChatApp(CoreServices(preset, host), settings=settings)
 

@@ -16,21 +16,20 @@ from tests.functional.app_helpers import wait_for
 from tui.app.app import ChatApp
 from tui.chat.core_services import CoreServices
 from tui.chat.settings import ChatSettings
-from tui.engine.hosts import PairHost
+from tui.engine.factory import EngineChoice, open_host
+from tui.engine.hosts import ModelHost
 from tui.presets import load_settings
-from tui.tokenizers import tokenizer_for_preset
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def demo_host(demo_models: dict[str, Path]) -> PairHost:
+def demo_host(demo_models: dict[str, Path]) -> ModelHost:
     """One model pair for the module: loading is the slow part, and both demo models fit in memory."""
-    preset = load_settings().preset("demo")
-    return PairHost(preset, tokenizer_for_preset(preset), device="cpu", residency="both")
+    return open_host(load_settings().preset("demo"), EngineChoice(device="cpu", residency="both"))
 
 
-def demo_app(host: PairHost, **kwargs: object) -> ChatApp:
+def demo_app(host: ModelHost, **kwargs: object) -> ChatApp:
     preset = load_settings().preset("demo")
     return ChatApp(CoreServices(preset, host), **kwargs)  # type: ignore[arg-type]
 
@@ -41,7 +40,7 @@ async def send(pilot: object, app: ChatApp, text: str) -> None:
     await wait_for(pilot, lambda: not app.generating and app.conversation.turns[-1].reason is not None, 120)
 
 
-async def test_send_and_stream_then_stop_keeps_partial(demo_host: PairHost) -> None:
+async def test_send_and_stream_then_stop_keeps_partial(demo_host: ModelHost) -> None:
     app = demo_app(demo_host, settings=ChatSettings(max_new_tokens=60))
     async with app.run_test(size=(80, 24)) as pilot:
         await send(pilot, app, "こんにちは")
@@ -67,7 +66,7 @@ async def test_send_and_stream_then_stop_keeps_partial(demo_host: PairHost) -> N
             assert "stopped" in str(app.chat.views[3].query_one(".message-label").render())
 
 
-async def test_toggle_changes_label_template_and_meter(demo_host: PairHost) -> None:
+async def test_toggle_changes_label_template_and_meter(demo_host: ModelHost) -> None:
     app = demo_app(demo_host, mode="base", settings=ChatSettings(max_new_tokens=20))
     async with app.run_test(size=(80, 24)) as pilot:
         await send(pilot, app, "日本の首都は")
@@ -85,7 +84,7 @@ async def test_toggle_changes_label_template_and_meter(demo_host: PairHost) -> N
         assert "BASE" in labels[1] and "INSTRUCT" in labels[3]
 
 
-async def test_inspector_matches_context_command(demo_host: PairHost, tmp_path: Path) -> None:
+async def test_inspector_matches_context_command(demo_host: ModelHost, tmp_path: Path) -> None:
     app = demo_app(demo_host, settings=ChatSettings(max_new_tokens=16))
     async with app.run_test(size=(120, 40)) as pilot:
         await send(pilot, app, "一つ目の質問です。")
@@ -131,7 +130,7 @@ async def test_inspector_matches_context_command(demo_host: PairHost, tmp_path: 
         assert table.row_count == len(expected["segments"])  # type: ignore[attr-defined]
 
 
-async def test_overflow_dims_oldest_messages(demo_host: PairHost) -> None:
+async def test_overflow_dims_oldest_messages(demo_host: ModelHost) -> None:
     app = demo_app(demo_host, settings=ChatSettings(max_new_tokens=8, window=120))
     async with app.run_test(size=(80, 24)) as pilot:
         for i in range(4):
@@ -147,7 +146,7 @@ async def test_overflow_dims_oldest_messages(demo_host: PairHost) -> None:
         assert app.plan is not None and app.plan.trim_log
 
 
-async def test_summarize_policy_computes_summaries_and_shows_them(demo_host: PairHost) -> None:
+async def test_summarize_policy_computes_summaries_and_shows_them(demo_host: ModelHost) -> None:
     # A window with room for the summary (up to ~200 tokens from the random demo model) beside the kept turns.
     app = demo_app(demo_host, settings=ChatSettings(max_new_tokens=8, window=700, policy="summarize"))
     async with app.run_test(size=(120, 40)) as pilot:

@@ -128,7 +128,11 @@ def test_uses_the_same_planner_and_template_as_the_tui(
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--prompt", "x", "--max-new-tokens", "0"], "--max-new-tokens must be between 1 and 2047"),
+        (["--prompt", "x", "--max-new-tokens", "0"], "max_new_tokens must be positive, got 0"),
+        (
+            ["--prompt", "x", "--max-new-tokens", "5000"],
+            "--max-new-tokens must be between 0 and the window minus one (2047)",
+        ),
         (["--prompt", "x", "--top-p", "2"], "top_p must be in"),
         (["--conversation", "/nonexistent.jsonl"], "no such file"),
         (["--prompt", "x", "--backend", "openai"], "needs --base-url"),

@@ -11,26 +11,9 @@ from tui.presets import Preset
 
 def _services_for(preset: Preset, args: argparse.Namespace) -> Any:
     from tui.chat.core_services import CoreServices
-    from tui.tokenizers import tokenizer_for_preset
+    from tui.engine.factory import EngineChoice, open_host
 
-    tokenizer = tokenizer_for_preset(preset)  # cached per spec: the planner and the engine share it
-    backend = getattr(args, "backend", None)
-    base_url = getattr(args, "base_url", None) or preset.remote_base_url
-    if backend == "openai" or (backend is None and getattr(args, "base_url", None)):
-        from tui.engine.hosts import RemoteHost
-        from tui.engine.remote import OpenAIBackend, RemoteConfig
-
-        if not base_url:
-            raise UserError("--backend openai needs --base-url URL (or remote_base_url in the preset)")
-        config = RemoteConfig(
-            base_url=base_url, model=preset.remote_model, api_key_env=preset.remote_api_key_env
-        )
-        host: Any = RemoteHost(OpenAIBackend(config, tokenizer), base_url)
-        return CoreServices(preset, host, backend_name="openai")
-    from tui.engine.hosts import PairHost
-
-    device = getattr(args, "device", None) or "auto"
-    return CoreServices(preset, PairHost(preset, tokenizer, device=device), backend_name="local")
+    return CoreServices(preset, open_host(preset, EngineChoice.from_args(args, leave_core_for_ui=True)))
 
 
 def _vm_status() -> str:

@@ -1,9 +1,10 @@
-"""CoreServices: the app's Services over the real planner (tui.context), tokenizer, templates and engine.
+"""CoreServices: what a chat screen needs from the core: the planner (tui.context), tokenizer, templates, engine.
 
 One Planner per conversation keeps per-message id caches and the rolling anchor; it is not thread-safe, and the
 app plans from thread workers (a 1 MB paste must not block typing), so every use goes through one lock.
-Models are reached through a ModelHost (the engine's model pair: which models are resident, loading, and the
-Backend for each mode).
+Models are reached through a ModelHost (tui.engine.hosts: which models are resident, loading, and the Backend
+for each mode). Every method may block, so the app calls them from thread workers only (`template_name` and
+`is_resident` are cheap and may be called anywhere).
 """
 
 from __future__ import annotations
@@ -11,39 +12,25 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any
 
 from tui.chat.adapt import plan_view_from
 from tui.chat.conversation import TurnSnapshot
 from tui.chat.planview import PlanView
+from tui.chat.requests import build_request, reserve_for
 from tui.chat.settings import ChatSettings
 from tui.choices import Mode
+from tui.engine.hosts import ModelHost
 from tui.presets import Preset
 
 
-class ModelHost(Protocol):
-    def device(self) -> str: ...
-
-    def is_resident(self, mode: Mode) -> bool: ...
-
-    def ensure_loaded(self, mode: Mode, progress: Callable[[Any], None]) -> None: ...
-
-    def backend(self, mode: Mode) -> Any:
-        """tui.engine's Backend for the mode (`stream(request, cancel)`), loading it if needed."""
-        ...
-
-    def reusable_prefix(self, mode: Mode, prompt_ids: list[int]) -> int:
-        """Tokens the next call would reuse from the KV cache; never loads or switches a model."""
-        ...
-
-
 class CoreServices:
-    def __init__(self, preset: Preset, host: ModelHost, *, backend_name: str = "local") -> None:
+    def __init__(self, preset: Preset, host: ModelHost) -> None:
         from tui.tokenizers import tokenizer_for_preset
 
         self.preset = preset
         self.preset_name = preset.name
-        self.backend_name = backend_name
+        self.backend_name = host.backend_name
         self.context_window = preset.context_window
         self.host = host
         self.tokenizer = tokenizer_for_preset(preset)
@@ -56,7 +43,7 @@ class CoreServices:
         self._summary_mode: Mode = "instruct"
         self._streaming = threading.Event()
         self.on_summary: Callable[[], None] | None = None
-        """Called (from the summary thread) when a summary is ready, so the app re-plans with it."""
+        """Called (from the summary thread) when a summary is ready, so the screen re-plans with it."""
 
     # ----- simple facts -----
     def device(self) -> str:
@@ -89,7 +76,7 @@ class CoreServices:
         return reloader
 
     def _reserve(self, mode: Mode, settings: ChatSettings) -> int:
-        return settings.max_new_tokens or self.preset.mode(mode).generation.max_new_tokens
+        return reserve_for(self.preset, mode, settings)
 
     def plan(
         self,
@@ -175,35 +162,11 @@ class CoreServices:
             self._runner.shutdown()
 
     # ----- generation -----
-    def request_for(self, plan: PlanView, mode: Mode, settings: ChatSettings) -> Any:
-        from tui.engine.request import GenerationRequest
-
-        spec = self.preset.mode(mode)
-        gen = spec.generation
-        eos = (
-            self.preset.eos_token_id if self.preset.eos_token_id is not None else self.tokenizer.eos_token_id
-        )
-        stops = tuple(dict.fromkeys((*plan.stop, *spec.stop)))
-        request = GenerationRequest(
-            prompt_ids=list(plan.token_ids),
-            max_new_tokens=self._reserve(mode, settings),
-            temperature=settings.temperature if settings.temperature is not None else gen.temperature,
-            top_p=settings.top_p if settings.top_p is not None else gen.top_p,
-            top_k=gen.top_k,
-            do_sample=gen.do_sample,
-            repetition_penalty=gen.repetition_penalty,
-            stop_strings=stops,
-            eos_token_id=eos,
-            seed=settings.seed,
-            prompt_text=plan.prompt,
-        )
-        request.validate()
-        return request
-
     def stream(
         self, plan: PlanView, mode: Mode, settings: ChatSettings, cancel: threading.Event
     ) -> Iterator[Any]:
-        request = self.request_for(plan, mode, settings)
+        """The engine's events (TextChunk, LoadProgress, Finished) for exactly `plan.token_ids`."""
+        request = build_request(self.preset, mode, settings, plan, self.tokenizer)
         self._streaming.set()
         if self._runner is not None:
             self._runner.preempt()  # the user's reply never waits behind a summary

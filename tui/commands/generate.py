@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
 
-from tui.choices import MODES
+from tui.choices import MODES, QUANTIZATIONS
 
 STATS_KEYS = ("ttft_s", "new_tokens", "tokens_per_s", "prefill_tokens", "reused_tokens", "model", "device")
 
@@ -50,90 +49,56 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="remote: longest wait for the next chunk (120)",
     )
     parser.add_argument("--device", default="auto", help="local: auto, cpu, cuda, cuda:1... (default auto)")
-    parser.add_argument("--quantize", choices=("int8", "int4"), help="local: weight-only quantization (GPU)")
+    parser.add_argument(
+        "--quantize",
+        choices=(*QUANTIZATIONS, "none"),
+        help="local: weight-only quantization on a GPU (default: the preset's; none: full precision)",
+    )
     parser.add_argument(
         "--stats", action="store_true", help="print one JSON line of figures on stderr at the end"
     )
     parser.set_defaults(func=run)
 
 
-def _backend(args: argparse.Namespace, preset: Any, spec: Any, tokenizer: Any) -> Any:
-    base_url = args.base_url or preset.remote_base_url
-    kind = args.backend or ("openai" if base_url else "local")
-    if kind == "openai":
-        from tui.engine.remote import OpenAIBackend, RemoteConfig
-        from tui.errors import UserError
-
-        if not base_url:
-            raise UserError("--backend openai needs --base-url URL (or remote_base_url in the preset)")
-        if args.timeout <= 0:
-            raise UserError(f"--timeout must be positive, got {args.timeout}")
-        config = RemoteConfig(
-            base_url=base_url,
-            model=args.remote_model or preset.remote_model,
-            api_key_env=preset.remote_api_key_env,
-            read_timeout_s=args.timeout,
-        )
-        return OpenAIBackend(config, tokenizer)
-    from tui.engine.loading import LoadOptions
-    from tui.engine.local import LocalBackend
-    from tui.trust import remote_code_allowed
-
-    options = LoadOptions(
-        device=args.device,
-        quantization=args.quantize,
-        trust_remote_code=remote_code_allowed(preset, spec.model),
-    )
-    return LocalBackend.load(spec.model, tokenizer, options)
-
-
 def run(args: argparse.Namespace) -> int:
     import threading
 
+    from tui.chat.requests import build_request, reserve_for
+    from tui.chat.settings import ChatSettings
     from tui.context import plan_context
     from tui.context.jsonl import read_conversation_file
     from tui.engine.events import Finished, TextChunk
-    from tui.engine.request import GenerationRequest
-    from tui.errors import UserError
+    from tui.engine.factory import EngineChoice, open_host
     from tui.presets import load_settings
     from tui.sanitize import neutralize
     from tui.templates import load_template
     from tui.tokenizers import tokenizer_for_preset
 
     preset = load_settings().preset(args.preset)
-    spec = preset.mode(args.mode)
-    gen = spec.generation
-    max_new = args.max_new_tokens if args.max_new_tokens is not None else gen.max_new_tokens
-    if not 0 < max_new < preset.context_window:
-        raise UserError(f"--max-new-tokens must be between 1 and {preset.context_window - 1}, got {max_new}")
+    # The flags are the chat's settings under other names: the same request builder takes both.
+    settings = ChatSettings(
+        temperature=args.temperature, top_p=args.top_p, max_new_tokens=args.max_new_tokens, seed=args.seed
+    )
     tokenizer = tokenizer_for_preset(preset)
-    template = load_template(spec.template)
+    template = load_template(preset.mode(args.mode).template)
     messages = read_conversation_file(args.conversation) if args.conversation is not None else []
     plan = plan_context(
         messages,
         tokenizer=tokenizer,
         template=template,
         window=preset.context_window,
-        reserve=max_new,
+        reserve=reserve_for(preset, args.mode, settings),
         draft=args.prompt or "",
+        origins={
+            "reserve": "--max-new-tokens"
+            if args.max_new_tokens is not None
+            else "the preset's max_new_tokens"
+        },
     )
     plan.require_ok()
-    eos = preset.eos_token_id if preset.eos_token_id is not None else tokenizer.eos_token_id
-    request = GenerationRequest(
-        prompt_ids=list(plan.token_ids),
-        max_new_tokens=max_new,
-        temperature=args.temperature if args.temperature is not None else gen.temperature,
-        top_p=args.top_p if args.top_p is not None else gen.top_p,
-        top_k=gen.top_k,
-        do_sample=gen.do_sample,
-        repetition_penalty=gen.repetition_penalty,
-        seed=args.seed,
-        stop_strings=tuple(dict.fromkeys((*plan.stop, *spec.stop))),
-        eos_token_id=eos,
-        prompt_text=plan.prompt,
-    )
-    request.validate()
-    backend = _backend(args, preset, spec, tokenizer)
+    request = build_request(preset, args.mode, settings, plan, tokenizer)
+    host = open_host(preset, EngineChoice.from_args(args), modes=(args.mode,), tokenizer=tokenizer)
+    backend = host.backend(args.mode)
     # Model text may carry escape sequences: make them visible on a terminal, keep them exact in a pipe.
     show = neutralize if sys.stdout.isatty() else (lambda text: text)
     finished: Finished | None = None

@@ -1,45 +1,60 @@
-"""The model host behind CoreServices: the engine's ModelPair (base + instruct residency) for the local backend.
+"""Model hosts: what runs a preset's two models, behind one small interface (ModelHost).
+
+PairHost runs them in-process through the engine's ModelPair (base + instruct residency); RemoteHost sends both
+to an OpenAI-compatible server. tui.engine.factory.open_host builds the right one for `chat` and `generate`.
 
 ModelPair reports load progress through one callback fixed at construction; PairHost forwards it to whichever
-worker is loading right now, so the status line draws the progress bar of the load the user is waiting for.
+caller is loading right now, so the status line draws the progress bar of the load the user is waiting for.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
-from tui.choices import Mode
-from tui.presets import Preset
+from tui.choices import Mode, Residency
+from tui.engine.loading import LoadOptions
+
+
+class ModelHost(Protocol):
+    backend_name: str
+    """"local" or "openai", for the status line."""
+
+    def device(self) -> str:
+        """Where the model runs, for the status line ("cpu", "cuda:0", a server URL)."""
+        ...
+
+    def is_resident(self, mode: Mode) -> bool: ...
+
+    def ensure_loaded(self, mode: Mode, progress: Callable[[Any], None]) -> None:
+        """Make `mode` the active model, loading it if needed and reporting LoadProgress events."""
+        ...
+
+    def backend(self, mode: Mode) -> Any:
+        """tui.engine's Backend for the mode (`stream(request, cancel)`), loading it if needed."""
+        ...
+
+    def reusable_prefix(self, mode: Mode, prompt_ids: list[int]) -> int:
+        """Tokens the next call would reuse from the KV cache; never loads or switches a model."""
+        ...
+
+    def close(self) -> None:
+        """Free the models (a preset switch or a reload with other options replaces the host)."""
+        ...
 
 
 class PairHost:
-    def __init__(
-        self, preset: Preset, tokenizer: Any, *, device: str = "auto", residency: str = "auto"
-    ) -> None:
-        from tui.engine.loading import LoadOptions
-        from tui.engine.residency import ModelPair
-        from tui.trust import remote_code_allowed
+    backend_name = "local"
 
-        # One load setting serves both models: every model that carries code must be confirmed (an unconfirmed
-        # one raises here, before the app starts), and a model without code is unaffected by the flag.
-        trust = any([remote_code_allowed(preset, spec.model) for spec in (preset.base, preset.instruct)])
+    def __init__(
+        self, refs: dict[Mode, str], tokenizer: Any, *, options: LoadOptions, residency: Residency = "auto"
+    ) -> None:
+        from tui.engine.residency import ModelPair
 
         self._callback: Callable[[Any], None] | None = None
         self._lock = threading.Lock()
-        self.pair = ModelPair(
-            {"base": preset.base.model, "instruct": preset.instruct.model},
-            tokenizer,
-            # On a CPU, torch's threads would take every core and starve the UI thread (measured in
-            # bench/bench_tui_stream.py): leave one core to the app.
-            options=LoadOptions(
-                device=device, trust_remote_code=trust, cpu_threads=max(1, (os.cpu_count() or 2) - 1)
-            ),
-            residency=residency,  # type: ignore[arg-type]
-            progress=self._forward,
-        )
+        self.pair = ModelPair(refs, tokenizer, options=options, residency=residency, progress=self._forward)
 
     def _forward(self, event: Any) -> None:
         callback = self._callback
@@ -69,10 +84,15 @@ class PairHost:
             return 0
         return int(self.pair.backend(mode).reusable_prefix(prompt_ids))
 
+    def close(self) -> None:
+        self.pair.close()
+
 
 class RemoteHost:
     """An OpenAI-compatible server (tui.engine.remote): nothing to load here, one served model for both modes
     (the toggle still switches the template and the sampling defaults)."""
+
+    backend_name = "openai"
 
     def __init__(self, backend: Any, url: str) -> None:
         self._backend = backend
@@ -92,3 +112,6 @@ class RemoteHost:
 
     def reusable_prefix(self, mode: Mode, prompt_ids: list[int]) -> int:
         return 0  # the server's prefix cache is not visible from here
+
+    def close(self) -> None:
+        return None
