@@ -264,3 +264,45 @@ def test_jsonl_round_trip_and_errors() -> None:
     for data, message in cases.items():
         with pytest.raises(UserError, match=message.replace("(", r"\(")):
             parse_jsonl(data, "x")
+
+
+def test_continuing_a_reply_ends_the_prompt_with_it_and_counts_it(
+    tok: SentencePieceTokenizer, instruct: PromptTemplate
+) -> None:
+    """Base-mode "continue": the conversation before the reply, the footer, then the reply's text as it is."""
+    messages = [*conversation(1), Message("user", "続きを書いて"), Message("assistant", "昔々あるところに")]
+    plan = plan_context(
+        messages, tokenizer=tok, template=instruct, window=2048, reserve=256, continue_reply=True
+    )
+    before = plan_context(messages[:-1], tokenizer=tok, template=instruct, window=2048, reserve=256)
+    check_invariants(plan, tok)
+    assert [s.kind for s in plan.segments[-2:]] == ["footer", "reply"]
+    reply = plan.segments[-1]
+    assert (reply.message_index, reply.role, reply.status) == (len(messages) - 1, "assistant", "kept")
+    assert plan.token_ids == before.token_ids + tok.encode("昔々あるところに")
+    assert plan.prompt == before.prompt + "昔々あるところに"
+    assert plan.total_tokens == before.total_tokens + reply.tokens
+
+
+def test_a_long_reply_being_continued_is_never_dropped(
+    tok: SentencePieceTokenizer, instruct: PromptTemplate
+) -> None:
+    messages = [*conversation(6), Message("user", "続けて"), Message("assistant", "長い話です。" * 40)]
+    plan = plan_context(
+        messages, tokenizer=tok, template=instruct, window=400, reserve=64, continue_reply=True
+    )
+    check_invariants(plan, tok)
+    assert plan.ok and plan.segments[-1].kind == "reply" and plan.segments[-1].status == "kept"
+    assert any(s.status == "dropped" for s in plan.segments)  # older turns made room for it
+
+
+def test_nothing_to_continue_is_a_user_error(tok: SentencePieceTokenizer, instruct: PromptTemplate) -> None:
+    with pytest.raises(UserError, match="nothing to continue: the last message is not a reply"):
+        plan_context(
+            conversation(1)[:-1],
+            tokenizer=tok,
+            template=instruct,
+            window=2048,
+            reserve=256,
+            continue_reply=True,
+        )

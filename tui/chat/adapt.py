@@ -32,7 +32,7 @@ def plan_view_from(plan: Any, *, reuse_tokens: int = 0) -> PlanView:
                 token_ids=tuple(ids[seg.token_start : seg.token_end]) if sent else (),
             )
         )
-        if seg.kind == "message" and seg.message_index is not None:
+        if seg.kind in ("message", "reply") and seg.message_index is not None:
             statuses[seg.message_index] = seg.status
             message_tokens[seg.message_index] = seg.tokens
             if seg.status == "dropped":

@@ -92,13 +92,7 @@ class CoreServices:
 
         window = settings.window or self.preset.context_window
         reserve = self._reserve(mode, settings)
-        if reserve >= window:
-            raise ValueError(f"max_new_tokens ({reserve}) must be smaller than the window ({window})")
-        # Continuing a base-mode reply: plan the conversation before it, then extend the prompt with the
-        # reply's own text, so the model picks up exactly where it stopped.
-        partial = turns[-1].content if continuing and turns else ""
-        planned = turns[:-1] if continuing and turns else turns
-        messages = [Message(t.role, t.content, t.pinned) for t in planned]
+        messages = [Message(t.role, t.content, t.pinned) for t in turns]
         policy = settings.policy
         with self._lock:
             reloader = self._template(self.template_name(mode, settings))
@@ -109,13 +103,14 @@ class CoreServices:
                 )
             else:
                 self._planner.configure(window=window, reserve=reserve, policy=policy, template=template)
-            plan = self._planner.plan(messages, draft, commit=commit, summaries=dict(self._summaries))
-            extra = tuple(self.tokenizer.encode(partial)) if partial else ()
+            plan = self._planner.plan(
+                messages, draft, commit=commit, summaries=dict(self._summaries), continue_reply=continuing
+            )
             template_error = reloader.error
         reuse = 0
         if self.host.is_resident(mode) and plan.ok:
             try:
-                reuse = self.host.reusable_prefix(mode, list(plan.token_ids) + list(extra))
+                reuse = self.host.reusable_prefix(mode, list(plan.token_ids))
             except Exception:
                 reuse = 0  # a backend that cannot tell (remote) reuses nothing we can show
         if plan.summary_jobs and not self._streaming.is_set():
@@ -123,8 +118,6 @@ class CoreServices:
             self._summary_mode = mode
             self._submit_summaries(plan.summary_jobs)
         view = plan_view_from(plan, reuse_tokens=reuse)
-        if extra:
-            view = replace(view, token_ids=view.token_ids + extra, prompt=view.prompt + partial)
         if template_error:
             view = replace(view, trim_log=(*view.trim_log, template_error))
         return view

@@ -10,7 +10,8 @@ from tui.errors import UserError
 
 Role = Literal["system", "user", "assistant"]
 ROLES: tuple[Role, ...] = ("system", "user", "assistant")
-SegmentKind = Literal["header", "system", "message", "summary", "draft", "footer", "marker"]
+SegmentKind = Literal["header", "system", "message", "summary", "draft", "footer", "marker", "reply"]
+"""reply: the unfinished reply a base-mode "continue" extends, after the footer, as it is."""
 Status = Literal["kept", "dropped", "truncated", "summarized"]
 SENT: frozenset[str] = frozenset({"kept", "truncated", "summarized"})
 """Statuses whose text and ids are in the prompt."""

@@ -158,6 +158,7 @@ class _Build:
         self.total = self.header.n + self.footer.n + sum(p.n for p in self.pieces)
         self.summary: _Piece | None = None
         self.marker: _Piece | None = None
+        self.reply: _Piece | None = None
 
     def drop(self, piece: _Piece) -> None:
         if piece.status != "dropped":
@@ -232,8 +233,22 @@ def _plan(
     caches: _Caches,
     keep_from: int,
     summaries: Mapping[str, str],
+    continue_reply: bool = False,
 ) -> ContextPlan:
+    reply: _Piece | None = None
+    if continue_reply:
+        # The unfinished reply goes after the footer as it is (no template markup), so the model picks up
+        # exactly where it stopped; it is counted in the budget and never dropped.
+        if not messages or messages[-1].role != "assistant":
+            raise UserError("nothing to continue: the last message is not a reply")
+        last = len(messages) - 1
+        content = messages[last].content
+        reply = _Piece("reply", last, "assistant", content, caches.ids.encode(content), protected=True)
+        messages = messages[:last]
     build = _Build(messages, draft, tokenizer, template, options, caches)
+    if reply is not None:
+        build.reply = reply
+        build.total += reply.n
     budget = options.budget
     keep_from = max(0, min(keep_from, len(messages)))
     anchor = keep_from
@@ -333,6 +348,8 @@ def _assemble(
             inserted = True
         order.append(piece)
     order.append(build.footer)
+    if build.reply is not None:
+        order.append(build.reply)
 
     token_ids: list[int] = []
     text_parts: list[str] = []
@@ -410,16 +427,20 @@ def plan_context(
     summary_chunk_tokens: int = DEFAULT_SUMMARY_CHUNK_TOKENS,
     summary_max_chars: int = DEFAULT_SUMMARY_MAX_CHARS,
     origins: Mapping[str, str] | None = None,
+    continue_reply: bool = False,
 ) -> ContextPlan:
     """Plan once, with no state kept (the `context` command). Use Planner for a live conversation.
 
-    Bad numbers raise UserError; `origins` names where they came from (see PlanOptions.origins).
+    Bad numbers raise UserError; `origins` names where they came from (see PlanOptions.origins). With
+    `continue_reply` the last message is an unfinished reply (base mode) that the prompt ends with.
     """
     options = PlanOptions(
         window, reserve, policy, trim_to, summary_chunk_tokens, summary_max_chars, dict(origins or {})
     )
     caches = _Caches(IdCache(tokenizer))
-    return _plan(messages, draft, tokenizer, template, options, caches, keep_from, summaries or {})
+    return _plan(
+        messages, draft, tokenizer, template, options, caches, keep_from, summaries or {}, continue_reply
+    )
 
 
 class Planner:
@@ -483,10 +504,13 @@ class Planner:
         *,
         summaries: Mapping[str, str] | None = None,
         commit: bool = True,
+        continue_reply: bool = False,
     ) -> ContextPlan:
         """The plan for sending `draft` (or, without one, for replying to the conversation as it is).
 
         commit=False leaves the anchor where it was: a preview that must not move the prefix.
+        continue_reply: the last message is an unfinished reply to extend (a segment of kind "reply" after the
+        footer), not a finished turn.
         """
         plan = _plan(
             messages,
@@ -497,6 +521,7 @@ class Planner:
             self._caches,
             self.anchor,
             summaries or {},
+            continue_reply,
         )
         if commit:
             self.anchor = plan.first_kept
