@@ -14,7 +14,7 @@ import pytest
 
 from tests.functional.app_helpers import wait_for
 from tui.app.app import ChatApp
-from tui.chat.core_services import CoreServices
+from tui.app.screens.chat import ChatScreen
 from tui.chat.settings import ChatSettings
 from tui.engine.factory import EngineChoice, open_host
 from tui.engine.hosts import ModelHost
@@ -31,56 +31,71 @@ def demo_host(demo_models: dict[str, Path]) -> ModelHost:
 
 def demo_app(host: ModelHost, **kwargs: object) -> ChatApp:
     preset = load_settings().preset("demo")
-    return ChatApp(CoreServices(preset, host), **kwargs)  # type: ignore[arg-type]
+    return ChatApp(ChatScreen(preset, host, **kwargs))  # type: ignore[arg-type]
 
 
 async def send(pilot: object, app: ChatApp, text: str) -> None:
-    app.composer.load_text(text)
+    app.chat_screen.composer.load_text(text)
     await pilot.press("enter")  # type: ignore[attr-defined]
-    await wait_for(pilot, lambda: not app.generating and app.conversation.turns[-1].reason is not None, 120)
+    await wait_for(
+        pilot,
+        lambda: not app.chat_screen.generating and app.chat_screen.conversation.turns[-1].reason is not None,
+        120,
+    )
 
 
 async def test_send_and_stream_then_stop_keeps_partial(demo_host: ModelHost) -> None:
     app = demo_app(demo_host, settings=ChatSettings(max_new_tokens=60))
     async with app.run_test(size=(80, 24)) as pilot:
         await send(pilot, app, "こんにちは")
-        reply = app.conversation.turns[1]
+        reply = app.chat_screen.conversation.turns[1]
         assert reply.role == "assistant" and reply.mode == "instruct"
         assert reply.reason in ("eos", "length", "stop")
-        shown = app.chat.views[1].text
-        assert shown.strip() and app.status.info.tokens_per_s is not None
+        shown = app.chat_screen.chat.views[1].text
+        assert shown.strip() and app.chat_screen.status.info.tokens_per_s is not None
         # A long reply, stopped mid-way with Esc: the partial text stays on screen.
-        app.chat_settings = ChatSettings(max_new_tokens=1500, window=2048)
-        app.composer.load_text("もっと長く")
+        app.chat_screen.chat_settings = ChatSettings(max_new_tokens=1500, window=2048)
+        app.chat_screen.composer.load_text("もっと長く")
         await pilot.press("enter")
         await wait_for(
             pilot,
-            lambda: len(app.conversation.turns) == 4 and len(app.conversation.turns[3].content) > 5,
+            lambda: (
+                len(app.chat_screen.conversation.turns) == 4
+                and len(app.chat_screen.conversation.turns[3].content) > 5
+            ),
             120,
         )
         await pilot.press("escape")
-        await wait_for(pilot, lambda: not app.generating, 60)
-        stopped = app.conversation.turns[3]
+        await wait_for(pilot, lambda: not app.chat_screen.generating, 60)
+        stopped = app.chat_screen.conversation.turns[3]
         if stopped.reason != "eos":  # a random model may end on its own first; then there was nothing to stop
             assert stopped.reason == "cancelled" and stopped.partial and stopped.content
-            assert "stopped" in str(app.chat.views[3].query_one(".message-label").render())
+            assert "stopped" in str(app.chat_screen.chat.views[3].query_one(".message-label").render())
 
 
 async def test_toggle_changes_label_template_and_meter(demo_host: ModelHost) -> None:
     app = demo_app(demo_host, mode="base", settings=ChatSettings(max_new_tokens=20))
     async with app.run_test(size=(80, 24)) as pilot:
         await send(pilot, app, "日本の首都は")
-        await wait_for(pilot, lambda: app.plan is not None and app.plan.template == "ja-alpha-base-dialogue")
-        base_plan = app.plan
-        assert "BASE" in str(app.status.render())
+        await wait_for(
+            pilot,
+            lambda: (
+                app.chat_screen.plan is not None and app.chat_screen.plan.template == "ja-alpha-base-dialogue"
+            ),
+        )
+        base_plan = app.chat_screen.plan
+        assert "BASE" in str(app.chat_screen.status.render())
         await pilot.press("ctrl+t")
-        assert "INSTRUCT" in str(app.status.render())
-        await wait_for(pilot, lambda: app.plan is not None and app.plan.template == "ja-alpha-instruct")
-        assert app.plan is not None and base_plan is not None
-        assert app.plan.total_tokens != base_plan.total_tokens
-        assert str(app.plan.used) in str(app.meter.render())
+        assert "INSTRUCT" in str(app.chat_screen.status.render())
+        await wait_for(
+            pilot,
+            lambda: app.chat_screen.plan is not None and app.chat_screen.plan.template == "ja-alpha-instruct",
+        )
+        assert app.chat_screen.plan is not None and base_plan is not None
+        assert app.chat_screen.plan.total_tokens != base_plan.total_tokens
+        assert str(app.chat_screen.plan.used) in str(app.chat_screen.meter.render())
         await send(pilot, app, "続けて")
-        labels = [str(v.query_one(".message-label").render()) for v in app.chat.views]
+        labels = [str(v.query_one(".message-label").render()) for v in app.chat_screen.chat.views]
         assert "BASE" in labels[1] and "INSTRUCT" in labels[3]
 
 
@@ -90,13 +105,18 @@ async def test_inspector_matches_context_command(demo_host: ModelHost, tmp_path:
         await send(pilot, app, "一つ目の質問です。")
         await pilot.press("ctrl+o")
         await wait_for(
-            pilot, lambda: app.plan is not None and not app.plan.draft_tokens and app.inspector.display
+            pilot,
+            lambda: (
+                app.chat_screen.plan is not None
+                and not app.chat_screen.plan.draft_tokens
+                and app.chat_screen.inspector.display
+            ),
         )
         conv = tmp_path / "conv.jsonl"
         conv.write_text(
             "".join(
                 json.dumps({"role": t.role, "content": t.content}, ensure_ascii=False) + "\n"
-                for t in app.conversation.turns
+                for t in app.chat_screen.conversation.turns
             ),
             encoding="utf-8",
         )
@@ -120,13 +140,13 @@ async def test_inspector_matches_context_command(demo_host: ModelHost, tmp_path:
             timeout=120,
         )
         expected = json.loads(out.stdout)
-        plan = app.plan
+        plan = app.chat_screen.plan
         assert plan is not None
         assert plan.total_tokens == expected["total_tokens"] and plan.window == expected["window"]
         assert [s.tokens for s in plan.segments] == [s["tokens"] for s in expected["segments"]]
-        summary = str(app.inspector.query_one("#inspector-summary").render())
+        summary = str(app.chat_screen.inspector.query_one("#inspector-summary").render())
         assert f"prompt {expected['total_tokens']}" in summary and f"window {expected['window']}" in summary
-        table = app.inspector.query_one("DataTable")
+        table = app.chat_screen.inspector.query_one("DataTable")
         assert table.row_count == len(expected["segments"])  # type: ignore[attr-defined]
 
 
@@ -135,15 +155,17 @@ async def test_overflow_dims_oldest_messages(demo_host: ModelHost) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         for i in range(4):
             await send(pilot, app, f"メッセージ{i} " + "長い文章です。" * 4)
-        await wait_for(pilot, lambda: app.plan is not None and bool(app.plan.dropped_messages))
-        views = app.chat.views
+        await wait_for(
+            pilot, lambda: app.chat_screen.plan is not None and bool(app.chat_screen.plan.dropped_messages)
+        )
+        views = app.chat_screen.chat.views
         assert views[0].has_class("-dropped")
-        newest_user = app.conversation.last_index("user")
+        newest_user = app.chat_screen.conversation.last_index("user")
         assert newest_user is not None and not views[newest_user].has_class("-dropped")  # never dropped
         assert "not in context" in str(views[0].query_one(".message-label").render())
-        marker = app.chat.query_one(".context-marker")
+        marker = app.chat_screen.chat.query_one(".context-marker")
         assert marker.display
-        assert app.plan is not None and app.plan.trim_log
+        assert app.chat_screen.plan is not None and app.chat_screen.plan.trim_log
 
 
 async def test_summarize_policy_computes_summaries_and_shows_them(demo_host: ModelHost) -> None:
@@ -153,9 +175,11 @@ async def test_summarize_policy_computes_summaries_and_shows_them(demo_host: Mod
         for i in range(6):
             await send(pilot, app, f"話題{i} " + "長い文章です。" * 30)
         # The engine's background runner writes the summary; the plan then carries a summary segment.
-        await wait_for(pilot, lambda: app.plan is not None and bool(app.plan.summaries), 120)
+        await wait_for(
+            pilot, lambda: app.chat_screen.plan is not None and bool(app.chat_screen.plan.summaries), 120
+        )
         await pilot.press("ctrl+o")
         await pilot.pause(0.2)
-        log = str(app.inspector.query_one("#inspector-log").render())
+        log = str(app.chat_screen.inspector.query_one("#inspector-log").render())
         assert "summary of messages" in log and "×" in log
-        assert any(v.has_class("-summarized") for v in app.chat.views)
+        assert any(v.has_class("-summarized") for v in app.chat_screen.chat.views)

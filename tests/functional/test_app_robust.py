@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 from textual import events
 
-from tests.functional.app_helpers import demo_services, make_app, wait_for
+from tests.functional.app_helpers import make_app, wait_for
 from tests.functional.scripted import ScriptedBackend, ScriptedHost
-from tui.app.app import ChatApp
 from tui.chat.resume import restore
 from tui.recorder import ConversationRecorder
 from tui.store import SessionStore
@@ -29,27 +28,29 @@ async def test_autosave_partial_then_complete_and_resume(tmp_path: Path) -> None
     app = make_app(host, recorder=recorder, store=store)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press(*"save me", "enter")
-        await wait_for(pilot, lambda: len(app.conversation.turns) == 2)
+        await wait_for(pilot, lambda: len(app.chat_screen.conversation.turns) == 2)
         cid = recorder.conversation_id
         assert cid is not None
         # Mid-stream (within a second of the first text): the reply is in the database, marked partial.
         await wait_for(pilot, lambda: store.load(cid).messages[1].content != "", 1.5)
-        assert app.generating
+        assert app.chat_screen.generating
         mid = store.load(cid).messages
         assert [m.role for m in mid] == ["user", "assistant"] and mid[1].partial
-        await wait_for(pilot, lambda: not app.generating)
+        await wait_for(pilot, lambda: not app.chat_screen.generating)
     done = store.load(cid).messages
     assert done[0].content == "save me" and done[1].content == "ね" * 300 and not done[1].partial
     assert done[1].mode == "instruct"
 
     conversation, recorder2, _settings, _mode = restore(store, cid)
-    app2 = ChatApp(demo_services(ScriptedHost()), conversation=conversation, recorder=recorder2, store=store)
+    app2 = make_app(ScriptedHost(), conversation=conversation, recorder=recorder2, store=store)
     async with app2.run_test(size=(80, 24)) as pilot:
         await pilot.pause(0.2)
-        assert len(app2.chat.views) == 2
-        assert "ねね" in app2.chat.views[1].text
+        assert len(app2.chat_screen.chat.views) == 2
+        assert "ねね" in app2.chat_screen.chat.views[1].text
         await pilot.press(*"more", "enter")
-        await wait_for(pilot, lambda: len(app2.conversation.turns) == 4 and not app2.generating)
+        await wait_for(
+            pilot, lambda: len(app2.chat_screen.conversation.turns) == 4 and not app2.chat_screen.generating
+        )
     assert len(store.load(cid).messages) == 4
     store.close()
 
@@ -64,9 +65,13 @@ async def test_save_now_keeps_streaming_reply_as_partial(tmp_path: Path) -> None
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("q", "enter")
         await wait_for(
-            pilot, lambda: len(app.conversation.turns) == 2 and len(app.conversation.turns[1].content) > 10
+            pilot,
+            lambda: (
+                len(app.chat_screen.conversation.turns) == 2
+                and len(app.chat_screen.conversation.turns[1].content) > 10
+            ),
         )
-        app._exit_on_signal(15)
+        app.save_and_exit()  # what the SIGHUP/SIGTERM handler runs
         saved = store.load(recorder.conversation_id or 0).messages[1]
         assert saved.partial and len(saved.content) > 10
     store.close()
@@ -77,23 +82,27 @@ async def test_up_arrow_edits_last_user_message() -> None:
     app = make_app(host)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press(*"first", "enter")
-        await wait_for(pilot, lambda: len(app.conversation.turns) == 2 and not app.generating)
+        await wait_for(
+            pilot, lambda: len(app.chat_screen.conversation.turns) == 2 and not app.chat_screen.generating
+        )
         await pilot.press("up")
-        assert app.composer.text == "first"
+        assert app.chat_screen.composer.text == "first"
         await pilot.press("end", *"!", "enter")
-        await wait_for(pilot, lambda: len(host.instruct.requests) == 2 and not app.generating)
-        assert app.conversation.turns[0].content == "first!"
-        assert len(app.conversation.turns) == 2 and len(app.chat.views) == 2
+        await wait_for(pilot, lambda: len(host.instruct.requests) == 2 and not app.chat_screen.generating)
+        assert app.chat_screen.conversation.turns[0].content == "first!"
+        assert len(app.chat_screen.conversation.turns) == 2 and len(app.chat_screen.chat.views) == 2
 
 
 async def test_ctrl_j_inserts_newline_enter_sends() -> None:
     app = make_app(ScriptedHost())
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("a", "ctrl+j", "b")
-        assert app.composer.text == "a\nb" and not app.conversation.turns
+        assert app.chat_screen.composer.text == "a\nb" and not app.chat_screen.conversation.turns
         await pilot.press("enter")
-        await wait_for(pilot, lambda: len(app.conversation.turns) == 2 and not app.generating)
-        assert app.conversation.turns[0].content == "a\nb"
+        await wait_for(
+            pilot, lambda: len(app.chat_screen.conversation.turns) == 2 and not app.chat_screen.generating
+        )
+        assert app.chat_screen.conversation.turns[0].content == "a\nb"
 
 
 async def test_one_megabyte_paste_stays_responsive() -> None:
@@ -101,25 +110,27 @@ async def test_one_megabyte_paste_stays_responsive() -> None:
     big = ("日本語のテキスト。" * 12) + "\n"
     text = big * (1_000_000 // len(big.encode()))
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.plan is not None)
-        app.composer.post_message(events.Paste(text))
+        await wait_for(pilot, lambda: app.chat_screen.plan is not None)
+        app.chat_screen.composer.post_message(events.Paste(text))
         await pilot.pause(0.05)
         started = time.perf_counter()
         await pilot.press("Z")
         # The keystroke lands while the planner works on the paste in its thread.
-        assert app.composer.text.endswith("Z")
+        assert app.chat_screen.composer.text.endswith("Z")
         assert time.perf_counter() - started < 1.0
         # The rolling policy truncates the draft to fit, and the meter says so before sending.
         await wait_for(
             pilot,
             lambda: (
-                app.plan is not None
-                and any(s.kind == "draft" and s.status == "truncated" for s in app.plan.segments)
+                app.chat_screen.plan is not None
+                and any(s.kind == "draft" and s.status == "truncated" for s in app.chat_screen.plan.segments)
             ),
             60,
         )
-        assert app.plan is not None and app.plan.used <= app.plan.window
-        assert "⚠" in str(app.meter.render()) and "truncates" in str(app.meter.render())
+        assert app.chat_screen.plan is not None and app.chat_screen.plan.used <= app.chat_screen.plan.window
+        assert "⚠" in str(app.chat_screen.meter.render()) and "truncates" in str(
+            app.chat_screen.meter.render()
+        )
 
 
 async def test_random_keys_never_kill_the_app() -> None:
@@ -135,17 +146,19 @@ async def test_random_keys_never_kill_the_app() -> None:
         await pilot.pause(0.2)
         assert app.is_running
         # Back to the chat screen and still working.
-        while len(app.screen_stack) > 1:
+        while app.screen is not app.chat_screen:
             app.pop_screen()
         await pilot.pause(0.1)
-        app.composer.focus()
-        n = len(app.conversation.turns)
-        if app.generating:
+        app.chat_screen.composer.focus()
+        n = len(app.chat_screen.conversation.turns)
+        if app.chat_screen.generating:
             await pilot.press("escape")
-            await wait_for(pilot, lambda: not app.generating)
-            n = len(app.conversation.turns)
+            await wait_for(pilot, lambda: not app.chat_screen.generating)
+            n = len(app.chat_screen.conversation.turns)
         await pilot.press("o", "k", "enter")
-        await wait_for(pilot, lambda: len(app.conversation.turns) >= n + 2 and not app.generating)
+        await wait_for(
+            pilot, lambda: len(app.chat_screen.conversation.turns) >= n + 2 and not app.chat_screen.generating
+        )
 
 
 async def test_vm_status_line_and_heartbeat(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -168,7 +181,7 @@ async def test_vm_status_line_and_heartbeat(tmp_path: Path, monkeypatch: pytest.
     app = make_app(ScriptedHost(), vm_status=_vm_status, heartbeat=Heartbeat.for_this_vm())
     async with app.run_test(size=(120, 24)) as pilot:
         await pilot.pause(0.1)
-        line = str(app.status.render())
+        line = str(app.chat_screen.status.render())
         assert "VM 1h05m" in line and "≈$0.54" in line and "idle stop" in line
         await pilot.press("a")
         assert beat.stat().st_mtime > time.time() - 60
@@ -181,9 +194,11 @@ async def test_regenerate_and_edit_replace_the_saved_messages(tmp_path: Path) ->
     app = make_app(host, recorder=recorder, store=store)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press(*"first", "enter")
-        await wait_for(pilot, lambda: len(app.conversation.turns) == 2 and not app.generating)
+        await wait_for(
+            pilot, lambda: len(app.chat_screen.conversation.turns) == 2 and not app.chat_screen.generating
+        )
         await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: len(host.instruct.requests) == 2 and not app.generating)
+        await wait_for(pilot, lambda: len(host.instruct.requests) == 2 and not app.chat_screen.generating)
         cid = recorder.conversation_id or 0
         assert [(m.role, m.content) for m in store.load(cid).messages] == [
             ("user", "first"),
@@ -191,7 +206,7 @@ async def test_regenerate_and_edit_replace_the_saved_messages(tmp_path: Path) ->
         ]
         await pilot.press("up")
         await pilot.press(*"!", "enter")
-        await wait_for(pilot, lambda: len(host.instruct.requests) == 3 and not app.generating)
+        await wait_for(pilot, lambda: len(host.instruct.requests) == 3 and not app.chat_screen.generating)
     saved = [(m.role, m.content) for m in store.load(cid).messages]
     assert len(saved) == 2 and saved[0][0] == "user" and saved[0][1] != "first" and "first" in saved[0][1]
     store.close()

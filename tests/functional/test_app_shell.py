@@ -22,14 +22,16 @@ async def test_send_streams_reply_and_shows_model_label() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press(*"hello")
         await pilot.press("enter")
-        await wait_for(pilot, lambda: len(app.conversation.turns) == 2 and not app.generating)
-        reply = app.conversation.turns[1]
+        await wait_for(
+            pilot, lambda: len(app.chat_screen.conversation.turns) == 2 and not app.chat_screen.generating
+        )
+        reply = app.chat_screen.conversation.turns[1]
         assert reply.content == "一二三" * 10
         assert reply.mode == "instruct" and reply.reason == "eos" and not reply.partial
-        view = app.chat.views[1]
+        view = app.chat_screen.chat.views[1]
         assert "INSTRUCT" in str(view.query_one(".message-label").render())
         assert "一二三一二三" in view.text
-        assert app.composer.text == ""
+        assert app.chat_screen.composer.text == ""
         # The engine got exactly the planner's ids for this conversation.
         request = host.instruct.requests[0]
         assert request.prompt_ids and request.max_new_tokens == 256
@@ -42,16 +44,21 @@ async def test_stream_is_coalesced_and_tail_is_never_lost() -> None:
     appended: list[str] = []
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("x", "enter")
-        await wait_for(pilot, lambda: len(app.chat.views) == 2)
-        original = app.chat.views[1].append
+        await wait_for(pilot, lambda: len(app.chat_screen.chat.views) == 2)
+        original = app.chat_screen.chat.views[1].append
 
         async def spy(text: str) -> None:
             appended.append(text)
             await original(text)
 
-        app.chat.views[1].append = spy  # type: ignore[method-assign]
-        await wait_for(pilot, lambda: not app.generating and app.conversation.turns[-1].reason is not None)
-    assert app.conversation.turns[-1].content == "".join(chunks)
+        app.chat_screen.chat.views[1].append = spy  # type: ignore[method-assign]
+        await wait_for(
+            pilot,
+            lambda: (
+                not app.chat_screen.generating and app.chat_screen.conversation.turns[-1].reason is not None
+            ),
+        )
+    assert app.chat_screen.conversation.turns[-1].content == "".join(chunks)
     # 300 chunks reached the screen in far fewer updates (15 Hz timer), and nothing was lost.
     assert 0 < len(appended) < 150
 
@@ -68,14 +75,18 @@ async def test_escape_stops_and_keeps_partial_text() -> None:
     async with app.run_test(size=(80, 24), message_hook=hook) as pilot:
         await pilot.press("q", "enter")
         await wait_for(
-            pilot, lambda: len(app.conversation.turns) == 2 and len(app.conversation.turns[1].content) >= 3
+            pilot,
+            lambda: (
+                len(app.chat_screen.conversation.turns) == 2
+                and len(app.chat_screen.conversation.turns[1].content) >= 3
+            ),
         )
         await pilot.press("escape")
-        await wait_for(pilot, lambda: not app.generating)
-        reply = app.conversation.turns[1]
+        await wait_for(pilot, lambda: not app.chat_screen.generating)
+        reply = app.chat_screen.conversation.turns[1]
         assert reply.reason == "cancelled" and reply.partial
         assert 3 <= len(reply.content) < 400
-        assert "stopped" in str(app.chat.views[1].query_one(".message-label").render())
+        assert "stopped" in str(app.chat_screen.chat.views[1].query_one(".message-label").render())
     assert [m.reason for m in finished] == ["cancelled"]
 
 
@@ -84,8 +95,10 @@ async def test_model_output_is_shown_literally() -> None:
     app = make_app(ScriptedHost(instruct=ScriptedBackend(chunks=evil)))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("x", "enter")
-        await wait_for(pilot, lambda: len(app.conversation.turns) == 2 and not app.generating)
-        body = app.chat.views[1].query_one(".message-body").render()
+        await wait_for(
+            pilot, lambda: len(app.chat_screen.conversation.turns) == 2 and not app.chat_screen.generating
+        )
+        body = app.chat_screen.chat.views[1].query_one(".message-body").render()
         shown = str(body)
         assert "[red]x[/red]" in shown and "[bold]b" in shown and "[/INST]" in shown
         assert "\x1b" not in shown and "\x07" not in shown
@@ -98,17 +111,24 @@ async def test_toggle_switches_mode_label_and_template() -> None:
     host = ScriptedHost()
     app = make_app(host)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.plan is not None and not app.plan.error)
-        assert app.plan is not None and app.plan.template == "ja-alpha-instruct"
-        instruct_tokens = app.plan.total_tokens
+        await wait_for(pilot, lambda: app.chat_screen.plan is not None and not app.chat_screen.plan.error)
+        assert app.chat_screen.plan is not None and app.chat_screen.plan.template == "ja-alpha-instruct"
+        instruct_tokens = app.chat_screen.plan.total_tokens
         await pilot.press("ctrl+t")
-        assert app.mode == "base"
-        assert "BASE" in str(app.status.render())
-        await wait_for(pilot, lambda: app.plan is not None and app.plan.template == "ja-alpha-base-dialogue")
-        assert app.plan.total_tokens != instruct_tokens or app.plan.reserve != 256
+        assert app.chat_screen.mode == "base"
+        assert "BASE" in str(app.chat_screen.status.render())
+        await wait_for(
+            pilot,
+            lambda: (
+                app.chat_screen.plan is not None and app.chat_screen.plan.template == "ja-alpha-base-dialogue"
+            ),
+        )
+        assert app.chat_screen.plan.total_tokens != instruct_tokens or app.chat_screen.plan.reserve != 256
         await pilot.press("h", "i", "enter")
-        await wait_for(pilot, lambda: len(app.conversation.turns) == 2 and not app.generating)
-        assert app.conversation.turns[1].mode == "base"
+        await wait_for(
+            pilot, lambda: len(app.chat_screen.conversation.turns) == 2 and not app.chat_screen.generating
+        )
+        assert app.chat_screen.conversation.turns[1].mode == "base"
         assert host.base.requests and not host.instruct.requests
 
 
@@ -117,11 +137,11 @@ async def test_toggle_to_cold_model_shows_loading_and_stays_usable() -> None:
     app = make_app(host)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("ctrl+t")
-        await wait_for(pilot, lambda: app.status.info.state == "loading")
+        await wait_for(pilot, lambda: app.chat_screen.status.info.state == "loading")
         await pilot.press(*"typing")
-        assert app.composer.text == "typing"  # still usable while loading
-        await wait_for(pilot, lambda: app.status.info.state == "ready")
-        assert app.status.info.load_done == 4
+        assert app.chat_screen.composer.text == "typing"  # still usable while loading
+        await wait_for(pilot, lambda: app.chat_screen.status.info.state == "ready")
+        assert app.chat_screen.status.info.load_done == 4
 
 
 async def test_command_palette_runs_chat_actions() -> None:
@@ -132,14 +152,14 @@ async def test_command_palette_runs_chat_actions() -> None:
         await pilot.press(*"switch base")
         await pilot.pause(0.5)
         await pilot.press("enter")
-        await wait_for(pilot, lambda: app.mode == "base")
+        await wait_for(pilot, lambda: app.chat_screen.mode == "base")
 
 
 async def test_key_bar_shows_every_binding_at_80_columns() -> None:
     app = make_app(ScriptedHost())
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause(0.2)
-        shown = str(app.query_one("#keys").render())
+        shown = str(app.chat_screen.query_one("#keys").render())
         for label in ("Stop", "Mode", "Inspect", "Regen", "New", "Settings", "Sessions", "Copy", "Help", "Quit",
                       "Newline", "Palette"):  # fmt: skip
             assert label in shown, label
@@ -151,31 +171,35 @@ async def test_regenerate_and_continue_in_base_mode() -> None:
     app = make_app(host, mode="base")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("q", "enter")
-        await wait_for(pilot, lambda: len(app.conversation.turns) == 2 and not app.generating)
+        await wait_for(
+            pilot, lambda: len(app.chat_screen.conversation.turns) == 2 and not app.chat_screen.generating
+        )
         await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: len(host.base.requests) == 2 and not app.generating)
-        assert len(app.conversation.turns) == 2 and len(app.chat.views) == 2
+        await wait_for(pilot, lambda: len(host.base.requests) == 2 and not app.chat_screen.generating)
+        assert len(app.chat_screen.conversation.turns) == 2 and len(app.chat_screen.chat.views) == 2
         assert host.base.requests[0].prompt_ids == host.base.requests[1].prompt_ids
         await pilot.press("ctrl+g")
-        await wait_for(pilot, lambda: len(host.base.requests) == 3 and not app.generating)
+        await wait_for(pilot, lambda: len(host.base.requests) == 3 and not app.chat_screen.generating)
         # The continued prompt is the reply's prompt plus the reply so far; the reply grows in place.
         first, cont = host.base.requests[1].prompt_ids, host.base.requests[2].prompt_ids
         assert cont[: len(first)] == first and len(cont) > len(first)
-        assert app.conversation.turns[1].content == "続きです続きです"
+        assert app.chat_screen.conversation.turns[1].content == "続きです続きです"
 
 
 async def test_markdown_toggle_keeps_text_literal_markup() -> None:
     app = make_app(ScriptedHost(instruct=ScriptedBackend(chunks=["**bold** ", "[red]x[/red]"])))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("f8", "q", "enter")
-        await wait_for(pilot, lambda: len(app.conversation.turns) == 2 and not app.generating)
+        await wait_for(
+            pilot, lambda: len(app.chat_screen.conversation.turns) == 2 and not app.chat_screen.generating
+        )
         from textual.widgets import Markdown
 
-        md = app.chat.views[1].query_one(Markdown)
+        md = app.chat_screen.chat.views[1].query_one(Markdown)
         assert md.source == "**bold** [red]x[/red]"
         await pilot.press("f8")
         await pilot.pause(0.1)
-        assert "[red]x[/red]" in app.chat.views[1].text
+        assert "[red]x[/red]" in app.chat_screen.chat.views[1].text
 
 
 async def test_long_reply_streams_into_blocks_and_reads_back_whole() -> None:
@@ -183,8 +207,10 @@ async def test_long_reply_streams_into_blocks_and_reads_back_whole() -> None:
     app = make_app(ScriptedHost(instruct=ScriptedBackend(chunks=chunks, delay_s=0.001)))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("x", "enter")
-        await wait_for(pilot, lambda: len(app.conversation.turns) == 2 and not app.generating)
-        view = app.chat.views[1]
+        await wait_for(
+            pilot, lambda: len(app.chat_screen.conversation.turns) == 2 and not app.chat_screen.generating
+        )
+        view = app.chat_screen.chat.views[1]
         assert len(view.query(".message-block")) > 2  # earlier paragraphs are frozen, not re-rendered
         assert view.text == "".join(chunks)
 
@@ -197,20 +223,17 @@ async def test_failed_reply_keeps_partial_and_status_says_error() -> None:
     app = make_app(host)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("q", "enter")
-        await wait_for(pilot, lambda: len(app.conversation.turns) == 2 and not app.generating)
-        reply = app.conversation.turns[1]
+        await wait_for(
+            pilot, lambda: len(app.chat_screen.conversation.turns) == 2 and not app.chat_screen.generating
+        )
+        reply = app.chat_screen.conversation.turns[1]
         assert reply.content == "一二" and reply.reason == "error" and reply.partial
-        assert app.status.info.state == "error"
+        assert app.chat_screen.status.info.state == "error"
 
 
 async def test_store_that_cannot_open_is_said_in_the_status_line() -> None:
     """When the session store could not be opened, the status line says nothing is saved from the start."""
-    from tests.functional.app_helpers import demo_services
-    from tui.app.app import ChatApp
-
-    app = ChatApp(
-        demo_services(ScriptedHost()), save_unavailable="sessions are not saved: s.sqlite3 is damaged"
-    )
+    app = make_app(ScriptedHost(), save_unavailable="sessions are not saved: s.sqlite3 is damaged")
     async with app.run_test(size=(120, 24)) as pilot:
         await pilot.pause(0.1)
-        assert "unsaved: sessions are not saved" in str(app.status.render())
+        assert "unsaved: sessions are not saved" in str(app.chat_screen.status.render())

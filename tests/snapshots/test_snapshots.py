@@ -29,9 +29,13 @@ def app_with_one_exchange() -> tuple[ChatApp, Any]:
 
     async def exchange(pilot: Any) -> None:
         await pilot.press(*"日本の首都は", "enter")
-        await wait_for(pilot, lambda: len(app.conversation.turns) == 2 and not app.generating)
+        await wait_for(
+            pilot, lambda: len(app.chat_screen.conversation.turns) == 2 and not app.chat_screen.generating
+        )
         await pilot.press(*"次")
-        await wait_for(pilot, lambda: app.plan is not None and app.plan.draft_tokens > 0)
+        await wait_for(
+            pilot, lambda: app.chat_screen.plan is not None and app.chat_screen.plan.draft_tokens > 0
+        )
         await pilot.pause(0.1)
 
     return app, exchange

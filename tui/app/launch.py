@@ -3,17 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from tui.errors import UserError
 from tui.presets import Preset
-
-
-def _services_for(preset: Preset, args: argparse.Namespace) -> Any:
-    from tui.chat.core_services import CoreServices
-    from tui.engine.factory import EngineChoice, open_host
-
-    return CoreServices(preset, open_host(preset, EngineChoice.from_args(args, leave_core_for_ui=True)))
 
 
 def _vm_status() -> str:
@@ -26,16 +18,19 @@ def _vm_status() -> str:
 
 def launch(args: argparse.Namespace, preset: Preset) -> int:
     from tui.app.app import ChatApp
+    from tui.app.screens.chat import ChatScreen
     from tui.chat.conversation import Conversation
     from tui.chat.settings import ChatSettings
     from tui.choices import Mode
+    from tui.engine.factory import EngineChoice, open_host
     from tui.presets import load_settings
     from tui.recorder import ConversationRecorder
     from tui.store import SessionStore, StoreError
     from tui.vminfo import Heartbeat
 
     settings = load_settings()
-    services = _services_for(preset, args)
+    engine = EngineChoice.from_args(args, leave_core_for_ui=True)
+    host = open_host(preset, engine)  # a bad device, URL or quantization stops here, before the screen opens
     mode: Mode = "base" if getattr(args, "mode", None) == "base" else "instruct"
     chat_settings = ChatSettings(seed=getattr(args, "seed", None))
     conversation = Conversation()
@@ -61,24 +56,23 @@ def launch(args: argparse.Namespace, preset: Preset) -> int:
     if store is not None and recorder is None:
         recorder = ConversationRecorder(store, settings={"preset": preset.name, "mode": mode})
 
-    def factory(name: str) -> Any:
-        return _services_for(settings.preset(name), args)
-
-    app = ChatApp(
-        services,
+    heartbeat = Heartbeat.for_this_vm()
+    chat = ChatScreen(
+        preset,
+        host,
         mode=mode,
         settings=chat_settings,
         conversation=conversation,
         recorder=recorder,
         store=store,
-        services_factory=factory,
-        preset_names=tuple(sorted(settings.presets)),
-        vm_status=_vm_status,
-        heartbeat=Heartbeat.for_this_vm(),
-        handle_signals=True,
         save_unavailable=save_unavailable,
+        presets=settings.presets,
+        engine=engine,
+        open_host=open_host,
+        vm_status=_vm_status,
+        heartbeat=heartbeat,
     )
-    result = app.run()
+    result = ChatApp(chat, heartbeat=heartbeat, handle_signals=True).run()
     if store is not None:
         store.close()
     return int(result or 0)

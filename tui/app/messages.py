@@ -1,4 +1,7 @@
-"""Typed messages the workers post to the app (thread-safe) instead of touching widgets."""
+"""Typed messages the chat screen's workers post to it (thread-safe) instead of touching widgets.
+
+They are the screen's own: none bubbles up to the app.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from textual.message import Message
 from tui.chat.planview import PlanView
 
 
-class PlanReady(Message):
+class PlanReady(Message, bubble=False):
     """A new plan for the meter, the inspector and the chat pane's dimming."""
 
     def __init__(self, plan: PlanView, serial: int) -> None:
@@ -19,7 +22,7 @@ class PlanReady(Message):
         """Plans are numbered when requested; a late answer to an older request is ignored."""
 
 
-class LoadProgressed(Message):
+class LoadProgressed(Message, bubble=False):
     def __init__(self, mode: str, event: Any) -> None:
         super().__init__()
         self.mode = mode
@@ -30,14 +33,14 @@ class LoadProgressed(Message):
         return isinstance(message, LoadProgressed) and message.mode == self.mode
 
 
-class ModelReady(Message):
+class ModelReady(Message, bubble=False):
     def __init__(self, mode: str, error: str | None = None) -> None:
         super().__init__()
         self.mode = mode
         self.error = error
 
 
-class GenerationStarted(Message):
+class GenerationStarted(Message, bubble=False):
     """The prompt is planned and the engine is running; carries the plan actually sent."""
 
     def __init__(self, plan: PlanView) -> None:
@@ -45,7 +48,7 @@ class GenerationStarted(Message):
         self.plan = plan
 
 
-class GenerationFinished(Message):
+class GenerationFinished(Message, bubble=False):
     """The stream ended (any reason). The app drains the chunk buffer before handling it."""
 
     def __init__(
@@ -59,5 +62,5 @@ class GenerationFinished(Message):
         """The engine's full reply text, when it sent one (authoritative over the streamed chunks)."""
 
 
-class SummaryReady(Message):
+class SummaryReady(Message, bubble=False):
     """A background summary (policy "summarize") finished: re-plan so the meter and inspector use it."""

@@ -64,5 +64,5 @@ class Autosave:
     def fresh(self, settings: dict[str, Any]) -> Autosave:
         """A recorder for a new conversation in the same store."""
         if self.recorder is None:
-            return Autosave()
+            return Autosave(unavailable=self.unavailable)
         return Autosave(type(self.recorder)(self.recorder.store, settings=settings))

@@ -25,7 +25,9 @@ from tui.presets import Preset
 
 
 class CoreServices:
-    def __init__(self, preset: Preset, host: ModelHost) -> None:
+    def __init__(
+        self, preset: Preset, host: ModelHost, *, on_summary: Callable[[], None] | None = None
+    ) -> None:
         from tui.tokenizers import tokenizer_for_preset
 
         self.preset = preset
@@ -42,7 +44,7 @@ class CoreServices:
         self._runner: Any = None
         self._summary_mode: Mode = "instruct"
         self._streaming = threading.Event()
-        self.on_summary: Callable[[], None] | None = None
+        self._on_summary = on_summary
         """Called (from the summary thread) when a summary is ready, so the screen re-plans with it."""
 
     # ----- simple facts -----
@@ -52,7 +54,7 @@ class CoreServices:
     def is_resident(self, mode: Mode) -> bool:
         return self.host.is_resident(mode)
 
-    def ensure_loaded(self, mode: Mode, on_progress: Callable[[Any], None]) -> None:
+    def ensure_loaded(self, mode: Mode, on_progress: Callable[[Any], object]) -> None:
         self.host.ensure_loaded(mode, on_progress)
 
     def template_name(self, mode: Mode, settings: ChatSettings) -> str:
@@ -147,8 +149,8 @@ class CoreServices:
             self._submitted.discard(task.key)
             if task.text:
                 self._summaries[task.key] = task.text
-        if task.text and self.on_summary is not None:
-            self.on_summary()
+        if task.text and self._on_summary is not None:
+            self._on_summary()
 
     def close(self) -> None:
         if self._runner is not None:

@@ -27,7 +27,7 @@ class ModelHost(Protocol):
 
     def is_resident(self, mode: Mode) -> bool: ...
 
-    def ensure_loaded(self, mode: Mode, progress: Callable[[Any], None]) -> None:
+    def ensure_loaded(self, mode: Mode, progress: Callable[[Any], object]) -> None:
         """Make `mode` the active model, loading it if needed and reporting LoadProgress events."""
         ...
 
@@ -52,7 +52,7 @@ class PairHost:
     ) -> None:
         from tui.engine.residency import ModelPair
 
-        self._callback: Callable[[Any], None] | None = None
+        self._callback: Callable[[Any], object] | None = None
         self._lock = threading.Lock()
         self.pair = ModelPair(refs, tokenizer, options=options, residency=residency, progress=self._forward)
 
@@ -67,7 +67,7 @@ class PairHost:
     def is_resident(self, mode: Mode) -> bool:
         return mode in self.pair.loaded()
 
-    def ensure_loaded(self, mode: Mode, progress: Callable[[Any], None]) -> None:
+    def ensure_loaded(self, mode: Mode, progress: Callable[[Any], object]) -> None:
         with self._lock:
             self._callback = progress
             try:
@@ -104,7 +104,7 @@ class RemoteHost:
     def is_resident(self, mode: Mode) -> bool:
         return True
 
-    def ensure_loaded(self, mode: Mode, progress: Callable[[Any], None]) -> None:
+    def ensure_loaded(self, mode: Mode, progress: Callable[[Any], object]) -> None:
         return None
 
     def backend(self, mode: Mode) -> Any:
