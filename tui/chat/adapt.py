@@ -79,7 +79,6 @@ def plan_view_from(plan: Any, *, reuse_tokens: int = 0) -> PlanView:
         summaries=summaries,
         reuse_tokens=reuse_tokens,
         message_status=statuses,
-        first_kept=plan.first_kept,
         token_ids=tuple(ids),
         stop=tuple(plan.stop),
         error=plan.error if not plan.ok and not plan.over_by else None,

@@ -5,7 +5,7 @@ Plain data, no Textual: the app mutates it on the UI thread only and hands immut
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from tui.choices import Mode
@@ -41,9 +41,6 @@ class Conversation:
     def __init__(self, turns: list[Turn] | None = None) -> None:
         self.turns: list[Turn] = list(turns or [])
 
-    def __len__(self) -> int:
-        return len(self.turns)
-
     def add(self, turn: Turn) -> int:
         self.turns.append(turn)
         return len(self.turns) - 1
@@ -68,6 +65,3 @@ class Conversation:
         removed = self.turns[length:]
         del self.turns[length:]
         return removed
-
-    def copy(self) -> Conversation:
-        return Conversation([replace(t, meta=dict(t.meta)) for t in self.turns])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from tui.choices import Policy
@@ -112,15 +112,11 @@ class ContextPlan:
     log: tuple[str, ...] = ()
     summary_jobs: tuple[SummaryJob, ...] = ()
     """Summaries the plan would use but does not have yet (policy `summarize`)."""
-    notes: tuple[str, ...] = field(default=())
 
     def require_ok(self) -> None:
         """Raise ContextOverflow unless the plan may be sent."""
         if not self.ok:
             raise ContextOverflow(self.error or f"over by {self.over_by} tokens")
-
-    def kept_segments(self) -> list[Segment]:
-        return [s for s in self.segments if s.sent]
 
     def to_dict(self, *, include_ids: bool = True) -> dict[str, Any]:
         data: dict[str, Any] = {

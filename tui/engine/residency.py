@@ -92,8 +92,8 @@ class ModelPair:
         self.refs = refs
         self.tokenizer = tokenizer
         self.options = options or LoadOptions()
-        self.requested: Residency = residency
         self.residency: Residency = residency
+        """As asked; "auto" becomes both/swap/single when the second model is first needed."""
         self.progress = progress
         self._load = loader or LocalBackend.load
         self._backends: dict[Mode, LocalBackend] = {}

@@ -52,15 +52,6 @@ class ChatPane(VerticalScroll):
         for view in views[index:]:
             await view.remove()
 
-    async def append_to_last(self, text: str) -> None:
-        views = self.views
-        if not views:
-            return
-        follow = self.near_bottom()
-        await views[-1].append(text)
-        if follow:
-            self.scroll_end(animate=False)
-
     def apply_statuses(self, statuses: dict[int, str]) -> None:
         """Dim the messages the plan leaves out; the marker goes where the context resumes after a gap."""
         views = self.views
