@@ -63,6 +63,8 @@ def test_a_stopped_reply_is_kept_and_saved_as_partial(store: SessionStore) -> No
     session.finish_reply("cancelled", text="途中")
     assert (turn.content, turn.reason, turn.partial) == ("途中", "cancelled", True)
     assert saved(store, recorder)[-1] == ("assistant", "途中", True)
+    # How it ended is saved too, so a resumed chat labels it "stopped" again.
+    assert store.load(recorder.conversation_id or 0).messages[-1].meta["reason"] == "cancelled"
 
 
 def test_the_engines_full_text_wins_over_what_streamed() -> None:

@@ -31,17 +31,18 @@ class Autosave:
         if self.recorder is not None and turn.local_id is not None:
             self.recorder.progress(turn.local_id, turn.content)
 
-    def partial_now(self, turn: Turn) -> None:
+    def partial_now(self, turn: Turn, meta: dict[str, Any] | None = None) -> None:
         """Write a partial reply now (stopped, failed, or the app is exiting), bypassing the throttle."""
         if self.recorder is None or turn.local_id is None:
             return
-        self.recorder.save_partial(turn.local_id, turn.content)
+        self.recorder.save_partial(turn.local_id, turn.content, meta)
 
     def finish(self, turn: Turn, meta: dict[str, Any]) -> None:
+        """The reply ended: a stopped or failed one stays partial, with how it ended."""
         if self.recorder is None or turn.local_id is None:
             return
         if turn.partial:
-            self.partial_now(turn)
+            self.partial_now(turn, meta)
         else:
             self.recorder.finish(turn.local_id, turn.content, meta)
 
