@@ -61,17 +61,28 @@ class ChatApp(App[int]):
             )
 
     def _install_signal_handlers(self) -> None:
-        """SIGHUP (the SSH link dropped) and SIGTERM (spot preemption, shutdown): save, then exit cleanly."""
+        """SIGTERM (spot preemption, shutdown): save, then exit cleanly. SIGHUP (the SSH link dropped, the tmux
+        session was killed): save, then leave at once (hang_up)."""
         import asyncio
         import signal
 
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGHUP, signal.SIGTERM):
-            loop.add_signal_handler(sig, self.save_and_exit)
+        loop.add_signal_handler(signal.SIGTERM, self.save_and_exit)
+        loop.add_signal_handler(signal.SIGHUP, self.hang_up)
 
     def save_and_exit(self) -> None:
         self.chat_screen.shutdown()
         self.exit(0)
+
+    def hang_up(self) -> None:
+        """The terminal is gone. Everything is saved and the store closed first; then the process ends without
+        Textual's own exit, which would try to restore a terminal that no longer exists: its output thread dies
+        on the first write and the exit waits for it forever (tests/functional/test_tmux_signals.py)."""
+        import os
+
+        self.chat_screen.shutdown()
+        self.chat_screen.close_store()
+        os._exit(0)
 
     async def action_quit(self) -> None:
         self.save_and_exit()

@@ -117,6 +117,11 @@ class ChatScreen(ChatWorkers):
         if not self.core.is_resident(self.mode):
             self.start_load(self.mode)
 
+    def close_store(self) -> None:
+        """Close the session store: only when the process ends without the launcher, which closes it otherwise."""
+        if self.store is not None:
+            self.store.close()
+
     def _show_engine(self) -> None:
         self.status.set(
             preset=self.core.preset_name,
