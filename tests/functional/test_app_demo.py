@@ -35,88 +35,85 @@ def demo_app(host: ModelHost, **kwargs: object) -> ChatApp:
 
 
 async def send(pilot: object, app: ChatApp, text: str) -> None:
-    app.chat_screen.composer.load_text(text)
+    screen = app.chat_screen
+    screen.composer.load_text(text)
     await pilot.press("enter")  # type: ignore[attr-defined]
     await wait_for(
         pilot,
-        lambda: not app.chat_screen.generating and app.chat_screen.conversation.turns[-1].reason is not None,
+        lambda: not screen.generating and screen.conversation.turns[-1].reason is not None,
         120,
     )
 
 
 async def test_send_and_stream_then_stop_keeps_partial(demo_host: ModelHost) -> None:
-    app = demo_app(demo_host, settings=ChatSettings(max_new_tokens=60))
+    # A fixed seed: the random model's replies are the same every run, and the long one does not end by itself
+    # within the first seconds (so Esc always has a reply to stop).
+    app = demo_app(demo_host, settings=ChatSettings(max_new_tokens=60, seed=11))
+    screen = app.chat_screen
     async with app.run_test(size=(80, 24)) as pilot:
         await send(pilot, app, "こんにちは")
-        reply = app.chat_screen.conversation.turns[1]
+        reply = screen.conversation.turns[1]
         assert reply.role == "assistant" and reply.mode == "instruct"
         assert reply.reason in ("eos", "length", "stop")
-        shown = app.chat_screen.chat.views[1].text
-        assert shown.strip() and app.chat_screen.status.info.tokens_per_s is not None
+        shown = screen.chat.views[1].text
+        assert shown.strip() and screen.status.info.tokens_per_s is not None
         # A long reply, stopped mid-way with Esc: the partial text stays on screen.
-        app.chat_screen.chat_settings = ChatSettings(max_new_tokens=1500, window=2048)
-        app.chat_screen.composer.load_text("もっと長く")
+        screen.chat_settings = ChatSettings(max_new_tokens=1500, window=2048, seed=11)
+        screen.composer.load_text("もっと長く")
         await pilot.press("enter")
         await wait_for(
             pilot,
-            lambda: (
-                len(app.chat_screen.conversation.turns) == 4
-                and len(app.chat_screen.conversation.turns[3].content) > 5
-            ),
+            lambda: len(screen.conversation.turns) == 4 and len(screen.conversation.turns[3].content) > 5,
             120,
         )
         await pilot.press("escape")
-        await wait_for(pilot, lambda: not app.chat_screen.generating, 60)
-        stopped = app.chat_screen.conversation.turns[3]
-        if stopped.reason != "eos":  # a random model may end on its own first; then there was nothing to stop
-            assert stopped.reason == "cancelled" and stopped.partial and stopped.content
-            assert "stopped" in str(app.chat_screen.chat.views[3].query_one(".message-label").render())
+        await wait_for(pilot, lambda: not screen.generating, 60)
+        stopped = screen.conversation.turns[3]
+        assert stopped.reason == "cancelled" and stopped.partial and len(stopped.content) > 5
+        assert "stopped" in str(screen.chat.views[3].query_one(".message-label").render())
+        assert screen.chat.views[3].text == stopped.content  # the partial text stays on screen
 
 
 async def test_toggle_changes_label_template_and_meter(demo_host: ModelHost) -> None:
     app = demo_app(demo_host, mode="base", settings=ChatSettings(max_new_tokens=20))
+    screen = app.chat_screen
     async with app.run_test(size=(80, 24)) as pilot:
         await send(pilot, app, "日本の首都は")
         await wait_for(
             pilot,
-            lambda: (
-                app.chat_screen.plan is not None and app.chat_screen.plan.template == "ja-alpha-base-dialogue"
-            ),
+            lambda: screen.plan is not None and screen.plan.template == "ja-alpha-base-dialogue",
         )
-        base_plan = app.chat_screen.plan
-        assert "BASE" in str(app.chat_screen.status.render())
+        base_plan = screen.plan
+        assert "BASE" in str(screen.status.render())
         await pilot.press("ctrl+t")
-        assert "INSTRUCT" in str(app.chat_screen.status.render())
+        assert "INSTRUCT" in str(screen.status.render())
         await wait_for(
             pilot,
-            lambda: app.chat_screen.plan is not None and app.chat_screen.plan.template == "ja-alpha-instruct",
+            lambda: screen.plan is not None and screen.plan.template == "ja-alpha-instruct",
         )
-        assert app.chat_screen.plan is not None and base_plan is not None
-        assert app.chat_screen.plan.total_tokens != base_plan.total_tokens
-        assert str(app.chat_screen.plan.used) in str(app.chat_screen.meter.render())
+        assert screen.plan is not None and base_plan is not None
+        assert screen.plan.total_tokens != base_plan.total_tokens
+        assert str(screen.plan.used) in str(screen.meter.render())
         await send(pilot, app, "続けて")
-        labels = [str(v.query_one(".message-label").render()) for v in app.chat_screen.chat.views]
+        labels = [str(v.query_one(".message-label").render()) for v in screen.chat.views]
         assert "BASE" in labels[1] and "INSTRUCT" in labels[3]
 
 
 async def test_inspector_matches_context_command(demo_host: ModelHost, tmp_path: Path) -> None:
     app = demo_app(demo_host, settings=ChatSettings(max_new_tokens=16))
+    screen = app.chat_screen
     async with app.run_test(size=(120, 40)) as pilot:
         await send(pilot, app, "一つ目の質問です。")
         await pilot.press("ctrl+o")
         await wait_for(
             pilot,
-            lambda: (
-                app.chat_screen.plan is not None
-                and not app.chat_screen.plan.draft_tokens
-                and app.chat_screen.inspector.display
-            ),
+            lambda: screen.plan is not None and not screen.plan.draft_tokens and screen.inspector.display,
         )
         conv = tmp_path / "conv.jsonl"
         conv.write_text(
             "".join(
                 json.dumps({"role": t.role, "content": t.content}, ensure_ascii=False) + "\n"
-                for t in app.chat_screen.conversation.turns
+                for t in screen.conversation.turns
             ),
             encoding="utf-8",
         )
@@ -140,46 +137,44 @@ async def test_inspector_matches_context_command(demo_host: ModelHost, tmp_path:
             timeout=120,
         )
         expected = json.loads(out.stdout)
-        plan = app.chat_screen.plan
+        plan = screen.plan
         assert plan is not None
         assert plan.total_tokens == expected["total_tokens"] and plan.window == expected["window"]
         assert [s.tokens for s in plan.segments] == [s["tokens"] for s in expected["segments"]]
-        summary = str(app.chat_screen.inspector.query_one("#inspector-summary").render())
+        summary = str(screen.inspector.query_one("#inspector-summary").render())
         assert f"prompt {expected['total_tokens']}" in summary and f"window {expected['window']}" in summary
-        table = app.chat_screen.inspector.query_one("DataTable")
+        table = screen.inspector.query_one("DataTable")
         assert table.row_count == len(expected["segments"])  # type: ignore[attr-defined]
 
 
 async def test_overflow_dims_oldest_messages(demo_host: ModelHost) -> None:
     app = demo_app(demo_host, settings=ChatSettings(max_new_tokens=8, window=120))
+    screen = app.chat_screen
     async with app.run_test(size=(80, 24)) as pilot:
         for i in range(4):
             await send(pilot, app, f"メッセージ{i} " + "長い文章です。" * 4)
-        await wait_for(
-            pilot, lambda: app.chat_screen.plan is not None and bool(app.chat_screen.plan.dropped_messages)
-        )
-        views = app.chat_screen.chat.views
+        await wait_for(pilot, lambda: screen.plan is not None and bool(screen.plan.dropped_messages))
+        views = screen.chat.views
         assert views[0].has_class("-dropped")
-        newest_user = app.chat_screen.conversation.last_index("user")
+        newest_user = screen.conversation.last_index("user")
         assert newest_user is not None and not views[newest_user].has_class("-dropped")  # never dropped
         assert "not in context" in str(views[0].query_one(".message-label").render())
-        marker = app.chat_screen.chat.query_one(".context-marker")
+        marker = screen.chat.query_one(".context-marker")
         assert marker.display
-        assert app.chat_screen.plan is not None and app.chat_screen.plan.trim_log
+        assert screen.plan is not None and screen.plan.trim_log
 
 
 async def test_summarize_policy_computes_summaries_and_shows_them(demo_host: ModelHost) -> None:
     # A window with room for the summary (up to ~200 tokens from the random demo model) beside the kept turns.
     app = demo_app(demo_host, settings=ChatSettings(max_new_tokens=8, window=700, policy="summarize"))
+    screen = app.chat_screen
     async with app.run_test(size=(120, 40)) as pilot:
         for i in range(6):
             await send(pilot, app, f"話題{i} " + "長い文章です。" * 30)
         # The engine's background runner writes the summary; the plan then carries a summary segment.
-        await wait_for(
-            pilot, lambda: app.chat_screen.plan is not None and bool(app.chat_screen.plan.summaries), 120
-        )
+        await wait_for(pilot, lambda: screen.plan is not None and bool(screen.plan.summaries), 120)
         await pilot.press("ctrl+o")
         await pilot.pause(0.2)
-        log = str(app.chat_screen.inspector.query_one("#inspector-log").render())
+        log = str(screen.inspector.query_one("#inspector-log").render())
         assert "summary of messages" in log and "×" in log
-        assert any(v.has_class("-summarized") for v in app.chat_screen.chat.views)
+        assert any(v.has_class("-summarized") for v in screen.chat.views)

@@ -26,16 +26,13 @@ def _demo(demo_models: dict[str, Path]) -> None:
 
 def app_with_one_exchange() -> tuple[ChatApp, Any]:
     app = make_app(ScriptedHost(instruct=ScriptedBackend(chunks=REPLY, fixed_stats=True)))
+    screen = app.chat_screen
 
     async def exchange(pilot: Any) -> None:
         await pilot.press(*"日本の首都は", "enter")
-        await wait_for(
-            pilot, lambda: len(app.chat_screen.conversation.turns) == 2 and not app.chat_screen.generating
-        )
+        await wait_for(pilot, lambda: len(screen.conversation.turns) == 2 and not screen.generating)
         await pilot.press(*"次")
-        await wait_for(
-            pilot, lambda: app.chat_screen.plan is not None and app.chat_screen.plan.draft_tokens > 0
-        )
+        await wait_for(pilot, lambda: screen.plan is not None and screen.plan.draft_tokens > 0)
         await pilot.pause(0.1)
 
     return app, exchange
