@@ -66,7 +66,8 @@ def test_rolling_drops_oldest_in_a_large_step(tok: SentencePieceTokenizer, instr
     assert dropped == list(range(1, len(dropped) + 1))  # the system message (0) stays
     assert plan.total_tokens <= 0.5 * plan.budget  # trimmed well below the budget, not just under it
     assert plan.first_kept == max(dropped) + 1
-    assert plan.log[0].startswith(f"dropped messages 1–{max(dropped)}, ")
+    # The log counts messages from 1, as people do: 0-based indices 1..n are messages 2..n+1.
+    assert plan.log[0].startswith(f"dropped messages 2–{max(dropped) + 1}, ")
 
 
 def test_rolling_prefix_is_stable_across_turns(tok: SentencePieceTokenizer, instruct: PromptTemplate) -> None:
@@ -306,3 +307,12 @@ def test_nothing_to_continue_is_a_user_error(tok: SentencePieceTokenizer, instru
             reserve=256,
             continue_reply=True,
         )
+
+
+def test_a_truncated_message_is_named_by_its_number_from_1(
+    tok: SentencePieceTokenizer, instruct: PromptTemplate
+) -> None:
+    messages = [Message("system", "短い。"), Message("user", "とても長い質問です。" * 200)]
+    plan = plan_context(messages, tokenizer=tok, template=instruct, window=512, reserve=64)
+    assert [s.status for s in plan.segments if s.kind == "message"] == ["truncated"]
+    assert any(line.startswith("truncated message 2: cut ") for line in plan.log)

@@ -101,7 +101,8 @@ def run(args: argparse.Namespace) -> int:
         )
         print(f"{'#':>4}  {'kind':<8} {'role':<9} {'status':<10} {'tokens':>6}  text")
         for segment in plan.segments:
-            index = "" if segment.message_index is None else str(segment.message_index)
+            # Numbered from 1 for people; the JSON's message_index counts from 0.
+            index = "" if segment.message_index is None else str(segment.message_index + 1)
             print(
                 f"{index:>4}  {segment.kind:<8} {segment.role or '':<9} {segment.status:<10} "
                 f"{segment.tokens:>6}  {_preview(segment.text)}"

@@ -111,7 +111,8 @@ def _ranges(indices: Sequence[int]) -> list[tuple[int, int]]:
 
 
 def _describe(runs: list[tuple[int, int]]) -> str:
-    return ", ".join(str(a) if a == b else f"{a}–{b}" for a, b in runs)
+    """Message ranges for people, who count from 1 (message_index in the plan counts from 0)."""
+    return ", ".join(str(a + 1) if a == b else f"{a + 1}–{b + 1}" for a, b in runs)
 
 
 class _Build:
@@ -204,7 +205,7 @@ class _Build:
         ids = tuple(encode(text))
         self.total += len(ids) - newest.n
         newest.text, newest.ids, newest.status, newest.cut_chars = text, ids, "truncated", cut
-        what = "the draft" if newest.kind == "draft" else f"message {newest.index}"
+        what = "the draft" if newest.index is None else f"message {newest.index + 1}"  # counted from 1
         self.log.append(f"truncated {what}: cut {cut} characters from its start to fit")
 
 

@@ -132,7 +132,7 @@ class Inspector(VerticalScroll):
         table.clear()
         for seg in plan.segments:
             table.add_row(
-                Text(str(seg.index)),
+                Text(str(seg.index + 1)),
                 Text(seg.kind),
                 Text("" if seg.message_index is None else str(seg.message_index + 1)),
                 Text(seg.role or ""),
