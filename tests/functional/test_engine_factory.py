@@ -85,3 +85,20 @@ def test_the_request_takes_the_settings_over_the_preset_and_each_stop_once() -> 
     assert request.stop_strings == tuple(dict.fromkeys((*plan.stop, *preset.instruct.stop)))
     assert request.eos_token_id == preset.eos_token_id
     assert reserve_for(preset, "base", ChatSettings()) == preset.base.generation.max_new_tokens
+
+
+def test_a_missing_quantization_library_names_the_extra_that_installs_it() -> None:
+    from types import SimpleNamespace
+
+    from tui.engine.loading import quantization_library
+
+    gpu = SimpleNamespace(type="cuda")
+    with pytest.raises(EngineError) as caught:
+        quantization_library("int4", gpu, installed=lambda module: False)
+    assert str(caught.value) == (
+        'int4 quantization needs torchao, which the quant extra installs: pip install "stablelm-tui[quant]"'
+    )
+    assert quantization_library("int8", gpu, installed=lambda module: True) == "torchao"
+    assert (
+        quantization_library("int8", gpu, installed=lambda module: module == "bitsandbytes") == "bitsandbytes"
+    )

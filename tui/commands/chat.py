@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from tui.choices import MODES
+from tui.choices import MODES, QUANTIZATIONS, RESIDENCIES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,6 +18,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--backend", choices=("local", "openai"), help="in-process model or a remote server")
     parser.add_argument("--base-url", help="OpenAI-compatible server URL for --backend openai")
     parser.add_argument("--device", default="auto", help="local: auto, cpu, cuda, cuda:1... (default auto)")
+    parser.add_argument(
+        "--quantize",
+        choices=(*QUANTIZATIONS, "none"),
+        help="local: weight-only quantization on a GPU (default: the preset's; none: full precision)",
+    )
+    parser.add_argument(
+        "--residency",
+        choices=RESIDENCIES,
+        help="local: where the idle model waits: both on the GPU, swap to host memory, single (not loaded), "
+        "auto (default: the preset's)",
+    )
     parser.add_argument("--seed", type=int, metavar="N", help="sampling seed (default: random)")
     parser.add_argument(
         "--resume",

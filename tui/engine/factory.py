@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from tui.choices import MODES, Mode, Quantization, Residency
-from tui.engine.errors import EngineError
 from tui.errors import UserError
 
 if TYPE_CHECKING:
@@ -96,7 +95,7 @@ def open_host(
         return RemoteHost(OpenAIBackend(config, tokenizer), base_url)
 
     from tui.engine.hosts import PairHost
-    from tui.engine.loading import LoadOptions
+    from tui.engine.loading import LoadOptions, quantization_library
     from tui.trust import remote_code_allowed
 
     # One load setting serves both models: every model that carries code must be confirmed (an unconfirmed one
@@ -111,9 +110,6 @@ def open_host(
     )
     refs: dict[Mode, str] = {mode: preset.mode(mode).model for mode in MODES}
     host = PairHost(refs, tokenizer, options=options, residency=choice.residency_for(preset))
-    if quantization is not None and host.pair.device.type != "cuda":
-        raise EngineError(
-            f"{quantization} quantization needs a CUDA GPU; on {host.pair.device.type} run the model in full "
-            "precision (--quantize none)"
-        )
+    if quantization is not None:
+        quantization_library(quantization, host.pair.device)  # no GPU, or no library: said now, not at load
     return host
