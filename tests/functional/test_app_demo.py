@@ -6,6 +6,7 @@ Each test drives the app by keys as a user would and checks what the screen show
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -87,6 +88,12 @@ async def test_toggle_changes_label_template_and_meter(demo_host: ModelHost) -> 
         assert "BASE" in str(screen.status.render())
         await pilot.press("ctrl+t")
         assert "INSTRUCT" in str(screen.status.render())
+        # The engine times the switch; the status line says what it took (both models stay resident here).
+        await wait_for(
+            pilot, lambda: bool(screen.status.info.toggle) and screen.status.info.state == "ready", 60
+        )
+        assert re.fullmatch(r"(switch|load) \d+\.\d\ds", screen.status.info.toggle)
+        assert f"ready · {screen.status.info.toggle}" in str(screen.status.render())
         await wait_for(
             pilot,
             lambda: screen.plan is not None and screen.plan.template == "ja-alpha-instruct",

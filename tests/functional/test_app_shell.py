@@ -261,3 +261,45 @@ async def test_store_that_cannot_open_is_said_in_the_status_line() -> None:
     async with app.run_test(size=(120, 24)) as pilot:
         await pilot.pause(0.1)
         assert "unsaved: sessions are not saved" in str(screen.status.render())
+
+
+async def test_settings_dialog_reloads_the_models_with_another_residency_and_keeps_them_on_failure() -> None:
+    from textual.widgets import Select
+
+    from tui.app.screens.settings import SettingsScreen
+    from tui.engine.errors import EngineError
+    from tui.engine.factory import EngineChoice
+
+    opened: list[EngineChoice] = []
+    replacement = ScriptedHost()
+
+    def open_host(preset: object, engine: EngineChoice) -> ScriptedHost:
+        opened.append(engine)
+        if engine.quantize == "int8":
+            raise EngineError("int8 quantization needs a CUDA GPU; on cpu run the model in full precision")
+        return replacement
+
+    first = ScriptedHost()
+    app = make_app(first, open_host=open_host, presets={"demo": load_settings().preset("demo")})
+    screen = app.chat_screen
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f3")
+        await wait_for(pilot, lambda: isinstance(app.screen, SettingsScreen))
+        app.screen.query_one("#quantize", Select).value = "int8"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: app.screen is screen)
+        await pilot.pause(0.1)
+        assert opened[-1].quantize == "int8" and screen.core.host is first  # refused: the models stay
+        await pilot.press("f3")
+        await wait_for(pilot, lambda: isinstance(app.screen, SettingsScreen))
+        assert app.screen.query_one("#quantize", Select).value == "none"
+        app.screen.query_one("#residency", Select).value = "single"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: screen.core.host is replacement)
+        assert (opened[-1].quantize, opened[-1].residency) == ("none", "single")
+        await pilot.press("f3")
+        await wait_for(pilot, lambda: isinstance(app.screen, SettingsScreen))
+        assert app.screen.query_one("#residency", Select).value == "single"  # the dialog shows what runs now
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: app.screen is screen)
+        assert len(opened) == 2  # saving unchanged engine settings reloads nothing

@@ -66,7 +66,8 @@ def test_inspector(snap_compare: Any, size: tuple[int, int]) -> None:
 @pytest.mark.parametrize("size", SIZES)
 def test_settings_dialog(snap_compare: Any, size: tuple[int, int]) -> None:
     """The settings dialog (F3) over the chat: temperature, top_p, max_new_tokens (blank = preset), policy
-    'rolling', template placeholder naming ja-alpha-instruct, window placeholder 2048, Save and Cancel."""
+    'rolling', template placeholder naming ja-alpha-instruct, window placeholder 2048, the local engine's
+    quantize 'none' and residency 'auto', Save and Cancel."""
     app, exchange = app_with_one_exchange()
 
     async def open_settings(pilot: Any) -> None:

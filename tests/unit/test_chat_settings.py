@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tui.chat.settings import ChatSettings, parse_form, validate
+from tui.chat.settings import ChatSettings, EngineSettings, parse_engine_form, parse_form, validate
 from tui.errors import UserError
 
 
@@ -51,3 +51,13 @@ def test_blank_form_fields_mean_the_presets_values() -> None:
 def test_validate_names_the_mistyped_field() -> None:
     with pytest.raises(UserError, match=r"max_new_tokens must be int, got 1\.5"):
         validate(ChatSettings(max_new_tokens=1.5))  # type: ignore[arg-type]
+
+
+def test_the_engine_part_of_the_form_takes_only_listed_values() -> None:
+    current = EngineSettings()
+    assert parse_engine_form({"quantize": "int4", "residency": "swap"}, current) == EngineSettings(
+        "int4", "swap"
+    )
+    assert parse_engine_form({}, EngineSettings("int8", "both")) == EngineSettings("int8", "both")
+    with pytest.raises(UserError, match="residency must be one of auto, both, swap, single"):
+        parse_engine_form({"residency": "gpu"}, current)

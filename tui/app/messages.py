@@ -34,10 +34,12 @@ class LoadProgressed(Message, bubble=False):
 
 
 class ModelReady(Message, bubble=False):
-    def __init__(self, mode: str, error: str | None = None) -> None:
+    def __init__(self, mode: str, error: str | None = None, toggle: Any = None) -> None:
         super().__init__()
         self.mode = mode
         self.error = error
+        self.toggle = toggle
+        """tui.engine.residency.ToggleReport of a switch the user asked for (ctrl+t), else None."""
 
 
 class GenerationStarted(Message, bubble=False):

@@ -54,8 +54,9 @@ class CoreServices:
     def is_resident(self, mode: Mode) -> bool:
         return self.host.is_resident(mode)
 
-    def ensure_loaded(self, mode: Mode, on_progress: Callable[[Any], object]) -> None:
-        self.host.ensure_loaded(mode, on_progress)
+    def ensure_loaded(self, mode: Mode, on_progress: Callable[[Any], object]) -> Any:
+        """Make `mode` active, loading it if needed; returns the host's ToggleReport (or None)."""
+        return self.host.ensure_loaded(mode, on_progress)
 
     def template_name(self, mode: Mode, settings: ChatSettings) -> str:
         return settings.template or self.preset.mode(mode).template

@@ -1,11 +1,12 @@
-"""Per-conversation chat settings the settings dialog edits: sampling, context policy, template, window."""
+"""What the settings dialog edits: the conversation's own settings (sampling, context policy, template, window),
+saved with it, and the local engine's (quantization, residency), which are not."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
-from typing import Any, cast
+from typing import Any, Literal, cast
 
-from tui.choices import POLICIES, Policy
+from tui.choices import POLICIES, QUANTIZATIONS, RESIDENCIES, Policy, Quantization, Residency
 from tui.errors import UserError
 
 
@@ -111,3 +112,23 @@ def parse_form(values: dict[str, str], current: ChatSettings, max_window: int | 
         ),
         max_window,
     )
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """How the local models run, as the settings dialog edits them; a change reloads the models. Not saved with
+    a conversation: it belongs to the machine (a GPU's memory), not to what was said."""
+
+    quantize: Quantization | Literal["none"] = "none"
+    residency: Residency = "auto"
+
+
+def parse_engine_form(values: dict[str, str], current: EngineSettings) -> EngineSettings:
+    """The dialog's quantize and residency choices; a value outside the lists is a UserError."""
+    quantize = values.get("quantize") or current.quantize
+    residency = values.get("residency") or current.residency
+    if quantize not in (*QUANTIZATIONS, "none"):
+        raise UserError(f"quantize must be one of {', '.join((*QUANTIZATIONS, 'none'))}")
+    if residency not in RESIDENCIES:
+        raise UserError(f"residency must be one of {', '.join(RESIDENCIES)}")
+    return EngineSettings(cast("Quantization", quantize), cast("Residency", residency))

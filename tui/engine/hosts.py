@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tui.choices import Mode, Residency
 from tui.engine.loading import LoadOptions
+
+if TYPE_CHECKING:
+    from tui.engine.residency import ToggleReport
 
 
 class ModelHost(Protocol):
@@ -27,8 +30,9 @@ class ModelHost(Protocol):
 
     def is_resident(self, mode: Mode) -> bool: ...
 
-    def ensure_loaded(self, mode: Mode, progress: Callable[[Any], object]) -> None:
-        """Make `mode` the active model, loading it if needed and reporting LoadProgress events."""
+    def ensure_loaded(self, mode: Mode, progress: Callable[[Any], object]) -> ToggleReport | None:
+        """Make `mode` the active model, loading it if needed and reporting LoadProgress events; says what
+        that took (None where there is nothing to switch, as on a server)."""
         ...
 
     def backend(self, mode: Mode) -> Any:
@@ -67,11 +71,11 @@ class PairHost:
     def is_resident(self, mode: Mode) -> bool:
         return mode in self.pair.loaded()
 
-    def ensure_loaded(self, mode: Mode, progress: Callable[[Any], object]) -> None:
+    def ensure_loaded(self, mode: Mode, progress: Callable[[Any], object]) -> ToggleReport:
         with self._lock:
             self._callback = progress
             try:
-                self.pair.toggle(mode)
+                return self.pair.toggle(mode)
             finally:
                 self._callback = None
 
@@ -104,7 +108,7 @@ class RemoteHost:
     def is_resident(self, mode: Mode) -> bool:
         return True
 
-    def ensure_loaded(self, mode: Mode, progress: Callable[[Any], object]) -> None:
+    def ensure_loaded(self, mode: Mode, progress: Callable[[Any], object]) -> ToggleReport | None:
         return None
 
     def backend(self, mode: Mode) -> Any:

@@ -25,7 +25,7 @@ from tui.chat.autosave import Autosave
 from tui.chat.conversation import Conversation
 from tui.chat.core_services import CoreServices
 from tui.chat.session import ChatSession
-from tui.chat.settings import ChatSettings
+from tui.chat.settings import ChatSettings, EngineSettings
 from tui.choices import Mode
 from tui.engine.factory import EngineChoice
 from tui.engine.hosts import ModelHost
@@ -166,9 +166,10 @@ class ChatScreen(ChatWorkers):
 
     def action_toggle_mode(self) -> None:
         self.mode = "base" if self.mode == "instruct" else "instruct"
-        # While a reply streams the engine may not swap models under it; the next send loads instead.
-        if not self.generating and not self.core.is_resident(self.mode):
-            self.start_load(self.mode)
+        # Switch now, even to a resident model, so the status line can say what the switch took. While a reply
+        # streams the engine may not swap models under it; the next send switches instead.
+        if not self.generating:
+            self.start_load(self.mode, toggled=True)
 
     def action_inspector(self) -> None:
         inspector = self.inspector
@@ -256,18 +257,30 @@ class ChatScreen(ChatWorkers):
         self.app.push_screen(HelpScreen(bindings))
 
     def action_settings(self) -> None:
-        from tui.app.screens.settings import SettingsScreen
+        from tui.app.screens.settings import SettingsResult, SettingsScreen
 
-        def apply(result: ChatSettings | None) -> None:
+        preset = self.core.preset
+        engine = None
+        if self.core.backend_name == "local":  # a server quantizes and places its models itself
+            engine = EngineSettings(
+                self.engine.quantization(preset) or "none", self.engine.residency_for(preset)
+            )
+
+        def apply(result: SettingsResult | None) -> None:
             if result is None:
                 return
-            self.chat_settings = result
+            self.chat_settings, chosen = result
             self.session.autosave.update_settings(self.settings_record())
             self.schedule_plan(0)
+            if chosen is not None and chosen != engine:
+                self._switch_engine(preset, replace(self.engine, **vars(chosen)))
 
         active_template = self.core.template_name(self.mode, self.chat_settings)
         dialog = SettingsScreen(
-            self.chat_settings, max_window=self.core.context_window, active_template=active_template
+            self.chat_settings,
+            max_window=self.core.context_window,
+            active_template=active_template,
+            engine=engine,
         )
         self.app.push_screen(dialog, apply)
 
@@ -314,11 +327,13 @@ class ChatScreen(ChatWorkers):
         if self.generating:
             self.notify("stop the reply first (Esc)", markup=False)
             return
-        assert self.open_host is not None
+        if self.open_host is None or self._loading:
+            self.notify("the models cannot be replaced now: wait until loading ends", markup=False)
+            return
         try:
             host = self.open_host(preset, engine)
         except Exception as exc:  # UserError/EngineError: say why and keep the models that work
-            self.notify(str(exc), title="preset", severity="error", markup=False)
+            self.notify(str(exc), title="models", severity="error", markup=False)
             return
         self.core.close()
         self.core.host.close()

@@ -178,21 +178,22 @@ class ChatWorkers(Screen[None]):
             self.schedule_plan()
 
     # ----- model loading ----------------------------------------------------------------------------------
-    def start_load(self, mode: Mode) -> None:
+    def start_load(self, mode: Mode, *, toggled: bool = False) -> None:
+        """Make `mode`'s model active in the background; `toggled`: the user switched (its time is shown)."""
         if mode in self._loading:
             return
         self._loading.add(mode)
         self.status.set(state="loading", load_done=0, load_total=0, load_stage=mode)
-        self._load_worker(self.core, mode)
+        self._load_worker(self.core, mode, toggled)
 
     @work(thread=True, group="load", exit_on_error=False)
-    def _load_worker(self, core: CoreServices, mode: Mode) -> None:
+    def _load_worker(self, core: CoreServices, mode: Mode, toggled: bool) -> None:
         try:
-            core.ensure_loaded(mode, lambda event: self.post_message(LoadProgressed(mode, event)))
+            report = core.ensure_loaded(mode, lambda event: self.post_message(LoadProgressed(mode, event)))
         except Exception as exc:
             self.post_message(ModelReady(mode, str(exc) or type(exc).__name__))
             return
-        self.post_message(ModelReady(mode))
+        self.post_message(ModelReady(mode, toggle=report if toggled else None))
 
     def on_load_progressed(self, message: LoadProgressed) -> None:
         if message.mode not in self._loading and not self._awaiting_model:
@@ -211,6 +212,8 @@ class ChatWorkers(Screen[None]):
             self.status.set(state="error")
             self.notify(message.error, title="model", severity="error", markup=False, timeout=10)
             return
+        if message.toggle is not None:
+            self.status.set(toggle=f"{message.toggle.action} {message.toggle.seconds:.2f}s")
         if not self.generating:
             self.status.set(state="loading" if self._loading else "ready", device=self.core.device())
 
