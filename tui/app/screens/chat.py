@@ -327,8 +327,11 @@ class ChatScreen(ChatWorkers):
         if self.generating:
             self.notify("stop the reply first (Esc)", markup=False)
             return
-        if self.open_host is None or self._loading:
-            self.notify("the models cannot be replaced now: wait until loading ends", markup=False)
+        if self.open_host is None:
+            self.notify("this chat was opened on fixed models: restart it with other options", markup=False)
+            return
+        if self._loading:
+            self.notify("a model is loading: change the models once it is ready", markup=False)
             return
         try:
             host = self.open_host(preset, engine)
