@@ -28,16 +28,16 @@ SEED = 1234
 
 def _app(device: str, tokens: int) -> Any:
     from tui.app.app import ChatApp
-    from tui.app.core_services import CoreServices
-    from tui.app.hosts import PairHost
-    from tui.app.settings import ChatSettings
+    from tui.app.screens.chat import ChatScreen
+    from tui.chat.settings import ChatSettings
+    from tui.engine.factory import EngineChoice, open_host
     from tui.presets import load_settings
-    from tui.tokenizers import tokenizer_for_preset
 
     preset = load_settings().preset("demo")
-    host = PairHost(preset, tokenizer_for_preset(preset), device=device, residency="both")
+    # The TUI's own engine choice: one core left to the UI thread on a CPU.
+    host = open_host(preset, EngineChoice(device=device, residency="both", leave_core_for_ui=True))
     settings = ChatSettings(max_new_tokens=tokens, seed=SEED)
-    return ChatApp(CoreServices(preset, host), settings=settings)
+    return ChatApp(ChatScreen(preset, host, settings=settings))
 
 
 async def _wait(pilot: Any, condition: Any, timeout: float = 600, poll: float = 0.02) -> None:
@@ -67,27 +67,29 @@ async def tui_run(device: str, tokens: int, latency: bool) -> dict[str, Any]:
     app._display = display  # type: ignore[method-assign]
     async with app.run_test(size=(80, 24)) as pilot:
         # Load the model first: the comparison is about streaming, not loading.
-        await _wait(pilot, lambda: app.services.is_resident("instruct") and app.plan is not None)
+        await _wait(
+            pilot, lambda: app.chat_screen.core.is_resident("instruct") and app.chat_screen.plan is not None
+        )
         await pilot.pause(0.1)
-        app.composer.load_text(PROMPT)
+        app.chat_screen.composer.load_text(PROMPT)
         started = time.perf_counter()
         await pilot.press("enter")
-        await _wait(pilot, lambda: len(app.conversation.turns) == 2)
+        await _wait(pilot, lambda: len(app.chat_screen.conversation.turns) == 2)
         if latency:
-            await _wait(pilot, lambda: len(app.conversation.turns[1].content) > 0)
-            while app.generating:
-                before = app.composer.text
+            await _wait(pilot, lambda: len(app.chat_screen.conversation.turns[1].content) > 0)
+            while app.chat_screen.generating:
+                before = app.chat_screen.composer.text
                 t0 = time.perf_counter()
-                app.composer.post_message(events.Key("x", "x"))
-                await _wait(pilot, lambda before=before: app.composer.text != before, 10, 0.001)  # type: ignore[misc]
+                app.chat_screen.composer.post_message(events.Key("x", "x"))
+                await _wait(pilot, lambda before=before: app.chat_screen.composer.text != before, 10, 0.001)  # type: ignore[misc]
                 changed = time.perf_counter()
                 # The first frame drawn after the input changed is when the character is on screen.
                 await _wait(pilot, lambda changed=changed: bool(frames) and frames[-1] >= changed, 10, 0.001)  # type: ignore[misc]
                 samples.append(next(f for f in frames if f >= changed) - t0)
                 await asyncio.sleep(0.1)
-        await _wait(pilot, lambda: not app.generating)
+        await _wait(pilot, lambda: not app.chat_screen.generating)
         elapsed = time.perf_counter() - started
-        reply = app.conversation.turns[1]
+        reply = app.chat_screen.conversation.turns[1]
         stats = reply.meta.get("stats", {})
     # The engine's own time for this reply (ttft + decode), measured inside the same process.
     engine = (

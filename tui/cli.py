@@ -1,7 +1,7 @@
 """The `stablelm-tui` command line.
 
 Each subcommand lives in tui/commands/<name>.py with `register(subparsers)` and `run(args)`. Those modules import
-only the standard library at module level, so `stablelm-tui --help` never pays for torch or textual.
+only the standard library and tui.choices at module level, so `stablelm-tui --help` never pays for torch or textual.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from tui import __version__
-from tui.errors import UserError
+from tui.errors import StableLMTuiError
 
 COMMAND_MODULES: tuple[str, ...] = (
     "chat",
@@ -53,9 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(args_list)
     try:
         return int(args.func(args) or 0)
-    except UserError as exc:
+    except StableLMTuiError as exc:
         print(f"stablelm-tui: error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

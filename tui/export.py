@@ -6,7 +6,6 @@ become formatting, a link or HTML, and control characters are made visible so `c
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime, timezone
 
@@ -15,11 +14,11 @@ from tui.store import StoredConversation
 
 
 def to_jsonl(conversation: StoredConversation) -> str:
-    lines = [
-        json.dumps({"role": m.role, "content": m.content, "pinned": m.pinned}, ensure_ascii=False)
-        for m in conversation.messages
-    ]
-    return "".join(line + "\n" for line in lines)
+    from tui.context.jsonl import message_record
+
+    return "".join(
+        message_record(m.role, m.content, m.pinned, m.token_ids) + "\n" for m in conversation.messages
+    )
 
 
 def _fence(text: str) -> str:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
+from tui.choices import MODES, QUANTIZATIONS, RESIDENCIES, Mode, Quantization, Residency
 from tui.errors import UserError
 from tui.paths import config_file
 from tui.unknown_keys import reject_unknown_keys
@@ -20,8 +21,6 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-Mode = Literal["base", "instruct"]
-MODES: tuple[Mode, ...] = ("base", "instruct")
 
 BUILTIN_FILE = Path(__file__).with_name("presets.toml")
 DEFAULT_PRESET = "demo"
@@ -73,6 +72,12 @@ class Preset:
     remote_api_key_env: str | None = None
     """The *name* of the environment variable holding the API key; the key itself is never stored."""
     remote_model: str | None = None
+    quantize: Quantization | None = None
+    """Weight-only "int8" or "int4" for the local models (a CUDA GPU and `pip install "stablelm-tui[quant]"`);
+    None: full precision. `chat/generate --quantize` override it."""
+    residency: Residency = "auto"
+    """Where the idle one of the two models waits: "both" on the accelerator, "swap" in host memory, "single" not
+    loaded at all, "auto" picks from the measured sizes (tui/engine/residency.py). `chat --residency` overrides."""
 
     def mode(self, mode: Mode) -> ModeSpec:
         return self.base if mode == "base" else self.instruct
@@ -173,6 +178,15 @@ def _positive(fields: _Fields, key: str, value: int) -> int:
     return value
 
 
+def _one_of(fields: _Fields, key: str, allowed: tuple[str, ...], default: Any) -> Any:
+    value = fields.get(key, str, default)
+    if value is not None and value not in allowed:
+        raise UserError(
+            f"{fields.where}: field '{fields._name(key)}' must be one of {', '.join(allowed)}, got {value!r}"
+        )
+    return value
+
+
 def _generation(fields: _Fields) -> GenerationDefaults:
     return GenerationDefaults(
         max_new_tokens=_positive(fields, "max_new_tokens", fields.get("max_new_tokens", int)),
@@ -214,6 +228,8 @@ def _build_preset(name: str, table: dict[str, Any], source: Path) -> Preset:
         remote_base_url=fields.get("remote_base_url", str, required=False),
         remote_api_key_env=fields.get("remote_api_key_env", str, required=False),
         remote_model=fields.get("remote_model", str, required=False),
+        quantize=_one_of(fields, "quantize", QUANTIZATIONS, None),
+        residency=_one_of(fields, "residency", RESIDENCIES, "auto"),
     )
 
 

@@ -97,10 +97,17 @@ class ConversationRecorder:
         self._last_partial_write = now
         self._queue_update(local_id, content, partial=True, meta=None)
 
-    def save_partial(self, local_id: int, content: str, token_ids: tuple[int, ...] | None = None) -> None:
-        """Write the reply so far now, whatever the interval (the user stopped it, or the app is exiting)."""
+    def save_partial(
+        self,
+        local_id: int,
+        content: str,
+        meta: dict[str, Any] | None = None,
+        token_ids: tuple[int, ...] | None = None,
+    ) -> None:
+        """Write the reply so far now, whatever the interval (the user stopped it, or the app is exiting);
+        `meta` says how it ended (a stopped or failed reply), so a resumed chat labels it the same way."""
         self._last_partial_write = self._clock()
-        self._queue_update(local_id, content, partial=True, meta=None, token_ids=token_ids)
+        self._queue_update(local_id, content, partial=True, meta=meta, token_ids=token_ids)
 
     def delete(self, local_id: int) -> None:
         """Remove a message (regenerate and edit replace later turns); unsaved writes for it are dropped."""

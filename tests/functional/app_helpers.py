@@ -7,16 +7,14 @@ from collections.abc import Callable
 from typing import Any
 
 from tui.app.app import ChatApp
-from tui.app.core_services import CoreServices
+from tui.app.screens.chat import ChatScreen
 from tui.presets import load_settings
 
 
-def demo_services(host: Any) -> CoreServices:
-    return CoreServices(load_settings().preset("demo"), host)
-
-
-def make_app(host: Any, **kwargs: Any) -> ChatApp:
-    return ChatApp(demo_services(host), **kwargs)
+def make_app(host: Any, *, heartbeat: Any = None, handle_signals: bool = False, **chat: Any) -> ChatApp:
+    """The app on the demo preset; `chat` are ChatScreen's options (mode, settings, recorder, store...)."""
+    screen = ChatScreen(load_settings().preset("demo"), host, heartbeat=heartbeat, **chat)
+    return ChatApp(screen, heartbeat=heartbeat, handle_signals=handle_signals)
 
 
 async def wait_for(pilot: Any, condition: Callable[[], bool], timeout: float = 20.0) -> None:
@@ -31,4 +29,4 @@ async def wait_for(pilot: Any, condition: Callable[[], bool], timeout: float = 2
 
 def screen_text(app: ChatApp) -> str:
     """Everything the chat pane shows, as plain text."""
-    return "\n".join(v.text for v in app.chat.views)
+    return "\n".join(v.text for v in app.chat_screen.chat.views)

@@ -82,6 +82,7 @@ class ScriptedHost:
     instruct: ScriptedBackend = field(default_factory=ScriptedBackend)
     cold: set[str] = field(default_factory=set)
     load_s: float = 0.0
+    backend_name: str = "local"
 
     def device(self) -> str:
         return "cpu"
@@ -102,3 +103,6 @@ class ScriptedHost:
 
     def reusable_prefix(self, mode: str, prompt_ids: list[int]) -> int:
         return self.backend(mode).reusable_prefix(prompt_ids)
+
+    def close(self) -> None:
+        return None

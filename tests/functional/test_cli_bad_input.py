@@ -26,9 +26,18 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
     [
         pytest.param(("chat", "--device", "cuda"), "no CUDA GPU is available", id="chat-no-gpu"),
         pytest.param(("chat", "--device", "foo"), "unknown device 'foo'", id="chat-bad-device"),
+        pytest.param(
+            ("chat", "--device", "cpu", "--quantize", "int8"),
+            "int8 quantization needs a CUDA GPU; on cpu run the model in full precision (--quantize none)",
+            id="chat-quantize-on-cpu",
+        ),
+        # The same fault exits the same way from every command (one error root, mapped once in cli.main).
+        pytest.param(
+            ("generate", "--prompt", "x", "--device", "foo"), "unknown device 'foo'", id="generate-bad-device"
+        ),
     ],
 )
-def test_chat_device_errors(demo_models: dict[str, Path], args: tuple[str, ...], message: str) -> None:
+def test_device_errors(demo_models: dict[str, Path], args: tuple[str, ...], message: str) -> None:
     result = cli(*args)
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr

@@ -68,7 +68,9 @@ def test_table_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert "template ja-alpha-instruct, policy rolling" in out
     assert "dropped" in out and "header" in out and "footer" in out
     assert "[█" in out and "|r" in out  # the bar: used, free, reserve
-    assert "- dropped messages 1–" in out
+    assert "- dropped messages 2–" in out  # counted from 1: the system message is 1 and stays
+    rows = [line.split() for line in out.splitlines() if line[:4].strip().isdigit()]
+    assert rows[0][:2] == ["1", "system"]  # the table numbers messages from 1 too
 
 
 @pytest.mark.parametrize(

@@ -12,16 +12,15 @@ from typing import Any
 
 import pytest
 
-from tests.functional.app_helpers import wait_for
+from tests.functional.app_helpers import make_app, wait_for
 from tui.app.app import ChatApp
-from tui.app.conversation import Turn
-from tui.app.core_services import CoreServices
-from tui.app.hosts import PairHost
 from tui.app.messages import GenerationFinished, GenerationStarted
-from tui.app.resume import restore
-from tui.app.settings import ChatSettings
+from tui.chat.conversation import Turn
+from tui.chat.resume import restore
+from tui.chat.settings import ChatSettings
 from tui.context import Message, Planner
 from tui.engine.events import Finished
+from tui.engine.hosts import PairHost
 from tui.engine.loading import LoadOptions
 from tui.engine.local import LocalBackend
 from tui.engine.request import GenerationRequest
@@ -92,13 +91,15 @@ async def test_the_chat_and_a_resumed_session_reuse_exactly(
 ) -> None:
     preset = load_settings().preset("demo")
     tokenizer = tokenizer_for_preset(preset)
-    host = PairHost(preset, tokenizer, device="cpu", residency="both")
+    refs = {mode: preset.mode(mode).model for mode in ("base", "instruct")}
+    host = PairHost(refs, tokenizer, options=LoadOptions(device="cpu"), residency="both")  # type: ignore[arg-type]
     store = SessionStore(tmp_path / "s.sqlite3")
     recorder = ConversationRecorder(store)
     seen: list[Any] = []
-    app = ChatApp(CoreServices(preset, host), recorder=recorder, store=store)
+    app = make_app(host, recorder=recorder)
 
-    async def send(pilot: Any, chat: ChatApp, text: str, seed: int) -> None:
+    async def send(pilot: Any, app: ChatApp, text: str, seed: int) -> None:
+        chat = app.chat_screen
         chat.chat_settings = ChatSettings(max_new_tokens=24, seed=seed)
         chat.composer.load_text(text)
         await pilot.press("enter")
@@ -114,9 +115,9 @@ async def test_the_chat_and_a_resumed_session_reuse_exactly(
         # random demo model): that is the case exact reuse is for. Then one more turn.
         for turn in range(12):
             await send(pilot, app, USER_LINES[turn % len(USER_LINES)], seed=turn)
-            if turn > 0 and re_encodes_differently(app.conversation.turns[-1]):
+            if turn > 0 and re_encodes_differently(app.chat_screen.conversation.turns[-1]):
                 break
-        assert re_encodes_differently(app.conversation.turns[-1]), (
+        assert re_encodes_differently(app.chat_screen.conversation.turns[-1]), (
             "no reply re-encoded differently: more turns"
         )
         await send(pilot, app, "続けて", seed=99)
@@ -131,7 +132,7 @@ async def test_the_chat_and_a_resumed_session_reuse_exactly(
     # re-encodes differently included.
     conversation, recorder2, _settings, _mode = restore(store, recorder.conversation_id or 0)
     seen.clear()
-    app2 = ChatApp(CoreServices(preset, host), conversation=conversation, recorder=recorder2, store=store)
+    app2 = make_app(host, conversation=conversation, recorder=recorder2)
     async with app2.run_test(size=(80, 24), message_hook=seen.append) as pilot:
         await send(pilot, app2, "もう一度", seed=100)
     (plan,) = [m.plan for m in seen if isinstance(m, GenerationStarted)]

@@ -26,12 +26,13 @@ def _demo(demo_models: dict[str, Path]) -> None:
 
 def app_with_one_exchange() -> tuple[ChatApp, Any]:
     app = make_app(ScriptedHost(instruct=ScriptedBackend(chunks=REPLY, fixed_stats=True)))
+    screen = app.chat_screen
 
     async def exchange(pilot: Any) -> None:
         await pilot.press(*"日本の首都は", "enter")
-        await wait_for(pilot, lambda: len(app.conversation.turns) == 2 and not app.generating)
+        await wait_for(pilot, lambda: len(screen.conversation.turns) == 2 and not screen.generating)
         await pilot.press(*"次")
-        await wait_for(pilot, lambda: app.plan is not None and app.plan.draft_tokens > 0)
+        await wait_for(pilot, lambda: screen.plan is not None and screen.plan.draft_tokens > 0)
         await pilot.pause(0.1)
 
     return app, exchange
@@ -65,7 +66,8 @@ def test_inspector(snap_compare: Any, size: tuple[int, int]) -> None:
 @pytest.mark.parametrize("size", SIZES)
 def test_settings_dialog(snap_compare: Any, size: tuple[int, int]) -> None:
     """The settings dialog (F3) over the chat: temperature, top_p, max_new_tokens (blank = preset), policy
-    'rolling', template placeholder naming ja-alpha-instruct, window placeholder 2048, Save and Cancel."""
+    'rolling', template placeholder naming ja-alpha-instruct, window placeholder 2048, the local engine's
+    quantize 'none' and residency 'auto', Save and Cancel."""
     app, exchange = app_with_one_exchange()
 
     async def open_settings(pilot: Any) -> None:

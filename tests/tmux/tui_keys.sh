@@ -2,7 +2,7 @@
 # Run the real app in a real terminal (tmux, 80x24) and drive it by keys, outside Textual's test harness.
 # Proves the keys arrive over a pty the way they do over SSH: Enter sends, ctrl+j inserts a newline, ctrl+t
 # toggles, ctrl+o opens the inspector, F1/F3 open help/settings, Esc closes, Up edits the last message, and
-# SIGTERM saves the conversation before exiting.
+# SIGTERM saves the conversation before exiting. (Esc, kill -9 and SIGHUP while a reply streams: tests/functional/test_tmux_signals.py.)
 # Usage: tests/tmux/tui_keys.sh [path/to/stablelm-tui]   (exit 0 = every check passed)
 set -euo pipefail
 
@@ -12,8 +12,11 @@ WORK=$(mktemp -d)
 export STABLELM_TUI_DATA_DIR="$WORK/data" STABLELM_TUI_CONFIG_DIR="$WORK/config"
 FAILED=0
 
+# A tmux server of our own: the pane gets this script's environment, never that of a server someone else started.
+# Its socket lives in $WORK, so it goes with it.
+tmux() { command tmux -S "$WORK/tmux.sock" "$@"; }
 # shellcheck disable=SC2329  # invoked by the EXIT trap
-cleanup() { tmux kill-session -t "$SESSION" 2>/dev/null || true; rm -rf "$WORK"; }
+cleanup() { tmux kill-server 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 
 screen() { tmux capture-pane -p -t "$SESSION"; }
@@ -41,10 +44,10 @@ check "starts and loads the demo model" wait_for "ready" 90
 tmux send-keys -t "$SESSION" "first line"
 tmux send-keys -t "$SESSION" C-j
 tmux send-keys -t "$SESSION" "second line"
-check "ctrl+j inserts a newline (nothing sent)" bash -c "! tmux capture-pane -p -t $SESSION | grep -qF 'assistant ·'"
+check "ctrl+j inserts a newline (nothing sent)" bash -c "! tmux -S $WORK/tmux.sock capture-pane -p -t $SESSION | grep -qF 'assistant ·'"
 tmux send-keys -t "$SESSION" Enter
 check "Enter sends; the reply is labelled INSTRUCT" wait_for "assistant · INSTRUCT" 60
-check "the message kept its two lines" bash -c "tmux capture-pane -p -t $SESSION | grep -A1 -F 'first line' | grep -qF 'second line'"
+check "the message kept its two lines" bash -c "tmux -S $WORK/tmux.sock capture-pane -p -t $SESSION | grep -A1 -F 'first line' | grep -qF 'second line'"
 wait_for "ready" 60 || true
 
 tmux send-keys -t "$SESSION" C-t
@@ -55,12 +58,12 @@ check "ctrl+t switches back to INSTRUCT" wait_for " INSTRUCT " 30
 tmux send-keys -t "$SESSION" C-o
 check "ctrl+o opens the inspector" wait_for "Context inspector" 10
 tmux send-keys -t "$SESSION" C-o
-check "ctrl+o closes it" bash -c "sleep 0.5; ! tmux capture-pane -p -t $SESSION | grep -qF 'Context inspector'"
+check "ctrl+o closes it" bash -c "sleep 0.5; ! tmux -S $WORK/tmux.sock capture-pane -p -t $SESSION | grep -qF 'Context inspector'"
 
 tmux send-keys -t "$SESSION" F1
 check "F1 opens help" wait_for "Keys (Esc closes)" 10
 tmux send-keys -t "$SESSION" Escape
-check "Esc closes help" bash -c "sleep 0.5; ! tmux capture-pane -p -t $SESSION | grep -qF 'Keys (Esc closes)'"
+check "Esc closes help" bash -c "sleep 0.5; ! tmux -S $WORK/tmux.sock capture-pane -p -t $SESSION | grep -qF 'Keys (Esc closes)'"
 
 tmux send-keys -t "$SESSION" F3
 check "F3 opens settings" wait_for "Settings (blank" 10

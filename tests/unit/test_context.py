@@ -66,7 +66,8 @@ def test_rolling_drops_oldest_in_a_large_step(tok: SentencePieceTokenizer, instr
     assert dropped == list(range(1, len(dropped) + 1))  # the system message (0) stays
     assert plan.total_tokens <= 0.5 * plan.budget  # trimmed well below the budget, not just under it
     assert plan.first_kept == max(dropped) + 1
-    assert plan.log[0].startswith(f"dropped messages 1–{max(dropped)}, ")
+    # The log counts messages from 1, as people do: 0-based indices 1..n are messages 2..n+1.
+    assert plan.log[0].startswith(f"dropped messages 2–{max(dropped) + 1}, ")
 
 
 def test_rolling_prefix_is_stable_across_turns(tok: SentencePieceTokenizer, instruct: PromptTemplate) -> None:
@@ -232,16 +233,29 @@ def test_planner_cache_reencodes_only_the_draft(
 
 
 def test_invalid_options(tok: SentencePieceTokenizer, instruct: PromptTemplate) -> None:
-    with pytest.raises(ValueError, match="reserve"):
+    with pytest.raises(UserError, match="reserve must be between 0 and the window minus one"):
         plan_context([], tokenizer=tok, template=instruct, window=100, reserve=100)
-    with pytest.raises(ValueError, match="policy"):
+    with pytest.raises(UserError, match="--max-new-tokens must be"):
+        plan_context(
+            [],
+            tokenizer=tok,
+            template=instruct,
+            window=100,
+            reserve=100,
+            origins={"reserve": "--max-new-tokens"},
+        )
+    with pytest.raises(UserError, match="policy"):
         plan_context([], tokenizer=tok, template=instruct, window=100, reserve=1, policy="nope")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="role"):
         Message("bot", "x")  # type: ignore[arg-type]
 
 
 def test_jsonl_round_trip_and_errors() -> None:
-    messages = [Message("system", "s"), Message("user", "日本語\n<|endoftext|>", pinned=True)]
+    messages = [
+        Message("system", "s"),
+        Message("user", "日本語\n<|endoftext|>", pinned=True),
+        Message("assistant", "東京", ids=(10535, 49244)),
+    ]
     assert parse_jsonl(to_jsonl(messages).encode(), "x") == messages
     cases = {
         b'{"role": "user", "content": "a"}\n{"role": "user", "content": \n': "x:2: not valid JSON",
@@ -251,7 +265,60 @@ def test_jsonl_round_trip_and_errors() -> None:
         b'\n["user", "a"]\n': "x:2: expected an object",
         b'{"role": "user", "content": "a"}\n{"role": "user", "content": "\xff"}\n': "x:2: not valid UTF-8",
         b'{"role": "user", "content": "\\ud800"}\n': "x:1: 'content' contains an unpaired",
+        b'{"role": "assistant", "content": "a", "ids": [1, -2]}\n': "x:1: 'ids' must be a list of token ids",
+        b'{"role": "assistant", "content": "a", "ids": "12"}\n': "x:1: 'ids' must be a list of token ids",
     }
     for data, message in cases.items():
         with pytest.raises(UserError, match=message.replace("(", r"\(")):
             parse_jsonl(data, "x")
+
+
+def test_continuing_a_reply_ends_the_prompt_with_it_and_counts_it(
+    tok: SentencePieceTokenizer, instruct: PromptTemplate
+) -> None:
+    """Base-mode "continue": the conversation before the reply, the footer, then the reply's text as it is."""
+    messages = [*conversation(1), Message("user", "続きを書いて"), Message("assistant", "昔々あるところに")]
+    plan = plan_context(
+        messages, tokenizer=tok, template=instruct, window=2048, reserve=256, continue_reply=True
+    )
+    before = plan_context(messages[:-1], tokenizer=tok, template=instruct, window=2048, reserve=256)
+    check_invariants(plan, tok)
+    assert [s.kind for s in plan.segments[-2:]] == ["footer", "reply"]
+    reply = plan.segments[-1]
+    assert (reply.message_index, reply.role, reply.status) == (len(messages) - 1, "assistant", "kept")
+    assert plan.token_ids == before.token_ids + tok.encode("昔々あるところに")
+    assert plan.prompt == before.prompt + "昔々あるところに"
+    assert plan.total_tokens == before.total_tokens + reply.tokens
+
+
+def test_a_long_reply_being_continued_is_never_dropped(
+    tok: SentencePieceTokenizer, instruct: PromptTemplate
+) -> None:
+    messages = [*conversation(6), Message("user", "続けて"), Message("assistant", "長い話です。" * 40)]
+    plan = plan_context(
+        messages, tokenizer=tok, template=instruct, window=400, reserve=64, continue_reply=True
+    )
+    check_invariants(plan, tok)
+    assert plan.ok and plan.segments[-1].kind == "reply" and plan.segments[-1].status == "kept"
+    assert any(s.status == "dropped" for s in plan.segments)  # older turns made room for it
+
+
+def test_nothing_to_continue_is_a_user_error(tok: SentencePieceTokenizer, instruct: PromptTemplate) -> None:
+    with pytest.raises(UserError, match="nothing to continue: the last message is not a reply"):
+        plan_context(
+            conversation(1)[:-1],
+            tokenizer=tok,
+            template=instruct,
+            window=2048,
+            reserve=256,
+            continue_reply=True,
+        )
+
+
+def test_a_truncated_message_is_named_by_its_number_from_1(
+    tok: SentencePieceTokenizer, instruct: PromptTemplate
+) -> None:
+    messages = [Message("system", "短い。"), Message("user", "とても長い質問です。" * 200)]
+    plan = plan_context(messages, tokenizer=tok, template=instruct, window=512, reserve=64)
+    assert [s.status for s in plan.segments if s.kind == "message"] == ["truncated"]
+    assert any(line.startswith("truncated message 2: cut ") for line in plan.log)

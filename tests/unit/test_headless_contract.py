@@ -1,4 +1,4 @@
-"""The headless core never imports Textual, and the app never imports torch (STYLE.md's import contract)."""
+"""The headless core never imports Textual, and the app never imports torch (the import contract of docs/tui.md)."""
 
 from __future__ import annotations
 

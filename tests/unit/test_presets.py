@@ -153,3 +153,34 @@ def test_an_unknown_key_in_the_user_config_exits_2_with_one_line(capsys: pytest.
     assert err == (
         f"stablelm-tui: error: {path}: preset 'mine': unknown key 'window' (did you mean 'context_window'?)\n"
     )
+
+
+def test_quantize_and_residency_come_from_the_preset() -> None:
+    assert (load_settings().preset("ja-alpha").quantize, load_settings().preset("ja-alpha").residency) == (
+        None,
+        "auto",
+    )
+    write_config('[presets.small]\nextends = "ja-alpha"\nquantize = "int4"\nresidency = "swap"\n')
+    preset = load_settings().preset("small")
+    assert (preset.quantize, preset.residency) == ("int4", "swap")
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        pytest.param(
+            'quantize = "int3"', "field 'quantize' must be one of int8, int4, got 'int3'", id="quantize"
+        ),
+        pytest.param(
+            'residency = "gpu"',
+            "field 'residency' must be one of auto, both, swap, single, got 'gpu'",
+            id="residency",
+        ),
+        pytest.param("quantize = 8", "field 'quantize' must be str, got 8", id="quantize-type"),
+    ],
+)
+def test_a_bad_quantize_or_residency_names_the_allowed_values(line: str, message: str) -> None:
+    path = write_config(f'[presets.x]\nextends = "ja-alpha"\n{line}\n')
+    with pytest.raises(UserError) as info:
+        load_settings()
+    assert str(info.value) == f"{path}: preset 'x': {message}"

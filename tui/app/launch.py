@@ -3,34 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from tui.errors import UserError
 from tui.presets import Preset
-
-
-def _services_for(preset: Preset, args: argparse.Namespace) -> Any:
-    from tui.app.core_services import CoreServices
-    from tui.tokenizers import tokenizer_for_preset
-
-    tokenizer = tokenizer_for_preset(preset)  # cached per spec: the planner and the engine share it
-    backend = getattr(args, "backend", None)
-    base_url = getattr(args, "base_url", None) or preset.remote_base_url
-    if backend == "openai" or (backend is None and getattr(args, "base_url", None)):
-        from tui.app.hosts import RemoteHost
-        from tui.engine.remote import OpenAIBackend, RemoteConfig
-
-        if not base_url:
-            raise UserError("--backend openai needs --base-url URL (or remote_base_url in the preset)")
-        config = RemoteConfig(
-            base_url=base_url, model=preset.remote_model, api_key_env=preset.remote_api_key_env
-        )
-        host: Any = RemoteHost(OpenAIBackend(config, tokenizer), base_url)
-        return CoreServices(preset, host, backend_name="openai")
-    from tui.app.hosts import PairHost
-
-    device = getattr(args, "device", None) or "auto"
-    return CoreServices(preset, PairHost(preset, tokenizer, device=device), backend_name="local")
 
 
 def _vm_status() -> str:
@@ -43,16 +18,20 @@ def _vm_status() -> str:
 
 def launch(args: argparse.Namespace, preset: Preset) -> int:
     from tui.app.app import ChatApp
-    from tui.app.conversation import Conversation, ModeName
-    from tui.app.settings import ChatSettings
+    from tui.app.screens.chat import ChatScreen
+    from tui.chat.conversation import Conversation
+    from tui.chat.settings import ChatSettings
+    from tui.choices import Mode
+    from tui.engine.factory import EngineChoice, open_host
     from tui.presets import load_settings
     from tui.recorder import ConversationRecorder
     from tui.store import SessionStore, StoreError
     from tui.vminfo import Heartbeat
 
     settings = load_settings()
-    services = _services_for(preset, args)
-    mode: ModeName = "base" if getattr(args, "mode", None) == "base" else "instruct"
+    engine = EngineChoice.from_args(args, leave_core_for_ui=True)
+    host = open_host(preset, engine)  # a bad device, URL or quantization stops here, before the screen opens
+    mode: Mode = "base" if getattr(args, "mode", None) == "base" else "instruct"
     chat_settings = ChatSettings(seed=getattr(args, "seed", None))
     conversation = Conversation()
     store: SessionStore | None = None
@@ -67,7 +46,7 @@ def launch(args: argparse.Namespace, preset: Preset) -> int:
         save_unavailable = f"sessions are not saved: {exc}"
     resume = getattr(args, "resume", None)
     if store is not None and resume is not None:
-        from tui.app.resume import restore
+        from tui.chat.resume import restore
 
         conversation_id = store.latest_id() if resume == -1 else resume
         if conversation_id is None:
@@ -77,24 +56,23 @@ def launch(args: argparse.Namespace, preset: Preset) -> int:
     if store is not None and recorder is None:
         recorder = ConversationRecorder(store, settings={"preset": preset.name, "mode": mode})
 
-    def factory(name: str) -> Any:
-        return _services_for(settings.preset(name), args)
-
-    app = ChatApp(
-        services,
+    heartbeat = Heartbeat.for_this_vm()
+    chat = ChatScreen(
+        preset,
+        host,
         mode=mode,
         settings=chat_settings,
         conversation=conversation,
         recorder=recorder,
         store=store,
-        services_factory=factory,
-        preset_names=tuple(sorted(settings.presets)),
-        vm_status=_vm_status,
-        heartbeat=Heartbeat.for_this_vm(),
-        handle_signals=True,
         save_unavailable=save_unavailable,
+        presets=settings.presets,
+        engine=engine,
+        open_host=open_host,
+        vm_status=_vm_status,
+        heartbeat=heartbeat,
     )
-    result = app.run()
+    result = ChatApp(chat, heartbeat=heartbeat, handle_signals=True).run()
     if store is not None:
         store.close()
     return int(result or 0)

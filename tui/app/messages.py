@@ -1,4 +1,7 @@
-"""Typed messages the workers post to the app (thread-safe) instead of touching widgets."""
+"""Typed messages the chat screen's workers post to it (thread-safe) instead of touching widgets.
+
+They are the screen's own: none bubbles up to the app.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +9,10 @@ from typing import Any
 
 from textual.message import Message
 
-from tui.app.planview import PlanView
+from tui.chat.planview import PlanView
 
 
-class PlanReady(Message):
+class PlanReady(Message, bubble=False):
     """A new plan for the meter, the inspector and the chat pane's dimming."""
 
     def __init__(self, plan: PlanView, serial: int) -> None:
@@ -19,7 +22,7 @@ class PlanReady(Message):
         """Plans are numbered when requested; a late answer to an older request is ignored."""
 
 
-class LoadProgressed(Message):
+class LoadProgressed(Message, bubble=False):
     def __init__(self, mode: str, event: Any) -> None:
         super().__init__()
         self.mode = mode
@@ -30,14 +33,16 @@ class LoadProgressed(Message):
         return isinstance(message, LoadProgressed) and message.mode == self.mode
 
 
-class ModelReady(Message):
-    def __init__(self, mode: str, error: str | None = None) -> None:
+class ModelReady(Message, bubble=False):
+    def __init__(self, mode: str, error: str | None = None, toggle: Any = None) -> None:
         super().__init__()
         self.mode = mode
         self.error = error
+        self.toggle = toggle
+        """tui.engine.residency.ToggleReport of a switch the user asked for (ctrl+t), else None."""
 
 
-class GenerationStarted(Message):
+class GenerationStarted(Message, bubble=False):
     """The prompt is planned and the engine is running; carries the plan actually sent."""
 
     def __init__(self, plan: PlanView) -> None:
@@ -45,7 +50,7 @@ class GenerationStarted(Message):
         self.plan = plan
 
 
-class GenerationFinished(Message):
+class GenerationFinished(Message, bubble=False):
     """The stream ended (any reason). The app drains the chunk buffer before handling it."""
 
     def __init__(
@@ -66,5 +71,5 @@ class GenerationFinished(Message):
         """The ids the reply was sampled as, when the backend knows them (local), for exact prefix reuse."""
 
 
-class SummaryReady(Message):
+class SummaryReady(Message, bubble=False):
     """A background summary (policy "summarize") finished: re-plan so the meter and inspector use it."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from tui.choices import MODES, QUANTIZATIONS, RESIDENCIES
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -12,12 +14,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Open the chat TUI on a preset's base and instruct models.",
     )
     parser.add_argument("--preset", help="model preset (see `stablelm-tui presets`)")
-    parser.add_argument(
-        "--mode", choices=("base", "instruct"), default="instruct", help="model to start with"
-    )
+    parser.add_argument("--mode", choices=MODES, default="instruct", help="model to start with")
     parser.add_argument("--backend", choices=("local", "openai"), help="in-process model or a remote server")
     parser.add_argument("--base-url", help="OpenAI-compatible server URL for --backend openai")
     parser.add_argument("--device", default="auto", help="local: auto, cpu, cuda, cuda:1... (default auto)")
+    parser.add_argument(
+        "--quantize",
+        choices=(*QUANTIZATIONS, "none"),
+        help="local: weight-only quantization on a GPU (default: the preset's; none: full precision)",
+    )
+    parser.add_argument(
+        "--residency",
+        choices=RESIDENCIES,
+        help="local: where the idle model waits: both on the GPU, swap to host memory, single (not loaded), "
+        "auto (default: the preset's)",
+    )
     parser.add_argument("--seed", type=int, metavar="N", help="sampling seed (default: random)")
     parser.add_argument(
         "--resume",
@@ -31,21 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tui.errors import UserError
+    from tui.app import run_app
     from tui.presets import load_settings
 
     preset = load_settings().preset(args.preset)
-    try:
-        from tui.app import run_app
-    except ImportError:
-        raise UserError(
-            f"the chat TUI is not built yet; preset '{preset.name}' is valid. "
-            "Try `stablelm-tui presets` or `stablelm-tui demo-model` meanwhile."
-        ) from None
-    from tui.engine.errors import EngineError
-
-    try:
-        return int(run_app(args, preset) or 0)
-    except EngineError as exc:
-        # Faults found before the screen opens (a device that is not there, say) are the user's to fix.
-        raise UserError(str(exc)) from None
+    return int(run_app(args, preset) or 0)

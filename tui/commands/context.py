@@ -6,7 +6,8 @@ import argparse
 import json
 import sys
 
-POLICY_CHOICES = ("rolling", "middle", "summarize", "stop")
+from tui.choices import MODES, POLICIES
+
 BAR_WIDTH = 50
 
 
@@ -18,8 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "per line) and show each segment, its tokens and whether it is kept, dropped, truncated or summarized.",
     )
     parser.add_argument("--preset", help="model preset (default: the default preset)")
-    parser.add_argument("--mode", choices=("base", "instruct"), default="instruct", help="default: instruct")
-    parser.add_argument("--policy", choices=POLICY_CHOICES, default="rolling", help="default: rolling")
+    parser.add_argument("--mode", choices=MODES, default="instruct", help="default: instruct")
+    parser.add_argument("--policy", choices=POLICIES, default="rolling", help="default: rolling")
     parser.add_argument("--template", help="a template name or .j2 path instead of the preset's")
     parser.add_argument(
         "--max-new-tokens", type=int, metavar="N", help="reserve for the reply (default: preset)"
@@ -65,7 +66,6 @@ def _bar(used: int, budget: int, window: int) -> str:
 def run(args: argparse.Namespace) -> int:
     from tui.context import plan_context
     from tui.context.jsonl import read_conversation_file
-    from tui.errors import UserError
     from tui.limits import reserve_for, window_for
     from tui.presets import load_settings
     from tui.templates import load_template
@@ -74,10 +74,14 @@ def run(args: argparse.Namespace) -> int:
     messages = read_conversation_file(args.conversation)
     preset = load_settings().preset(args.preset)
     spec = preset.mode(args.mode)
+    # Checked here against the model's limit; the planner names where the rest came from in its errors.
     window = window_for(preset, args.window)
     reserve = reserve_for(preset, args.mode, args.max_new_tokens, window)
-    if not 0 < args.trim_to <= 1:
-        raise UserError(f"--trim-to must be in (0, 1], got {args.trim_to}")
+    origins = {
+        "window": "--window" if args.window is not None else "the preset's context_window",
+        "reserve": "--max-new-tokens" if args.max_new_tokens is not None else "the preset's max_new_tokens",
+        "trim_to": "--trim-to",
+    }
     tokenizer = load_tokenizer(preset.tokenizer)
     template = load_template(args.template or spec.template)
     plan = plan_context(
@@ -89,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         policy=args.policy,
         draft=args.draft,
         trim_to=args.trim_to,
+        origins=origins,
     )
     if args.json:
         print(json.dumps(plan.to_dict(), ensure_ascii=False, indent=2))
@@ -99,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
         )
         print(f"{'#':>4}  {'kind':<8} {'role':<9} {'status':<10} {'tokens':>6}  text")
         for segment in plan.segments:
-            index = "" if segment.message_index is None else str(segment.message_index)
+            # Numbered from 1 for people; the JSON's message_index counts from 0.
+            index = "" if segment.message_index is None else str(segment.message_index + 1)
             print(
                 f"{index:>4}  {segment.kind:<8} {segment.role or '':<9} {segment.status:<10} "
                 f"{segment.tokens:>6}  {_preview(segment.text)}"

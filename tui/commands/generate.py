@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+
+from tui.choices import MODES, QUANTIZATIONS
 
 STATS_KEYS = ("ttft_s", "new_tokens", "tokens_per_s", "prefill_tokens", "reused_tokens", "model", "device")
 
@@ -19,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "on the local backend.",
     )
     parser.add_argument("--preset", help="model preset (default: the default preset)")
-    parser.add_argument("--mode", choices=("base", "instruct"), default="instruct", help="default: instruct")
+    parser.add_argument("--mode", choices=MODES, default="instruct", help="default: instruct")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--prompt", metavar="TEXT", help="the user's message")
     source.add_argument(
@@ -48,8 +49,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="remote: longest wait for the next chunk (120)",
     )
     parser.add_argument("--device", default="auto", help="local: auto, cpu, cuda, cuda:1... (default auto)")
-    parser.add_argument("--quantize", choices=("int8", "int4"), help="local: weight-only quantization (GPU)")
-    # -- adapter (issue 16) --
+    parser.add_argument(
+        "--quantize",
+        choices=(*QUANTIZATIONS, "none"),
+        help="local: weight-only quantization on a GPU (default: the preset's; none: full precision)",
+    )
     parser.add_argument(
         "--adapter", metavar="DIR", help="local: a LoRA adapter from `train` on top (default: the preset's)"
     )
@@ -59,47 +63,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _backend(args: argparse.Namespace, preset: Any, spec: Any, tokenizer: Any) -> Any:
-    base_url = args.base_url or preset.remote_base_url
-    kind = args.backend or ("openai" if base_url else "local")
-    if kind == "openai":
-        from tui.engine.remote import OpenAIBackend, RemoteConfig
-        from tui.errors import UserError
-
-        if args.adapter:  # -- adapter (issue 16) --
-            raise UserError("--adapter loads into the local model; a server loads its adapters itself")
-        if not base_url:
-            raise UserError("--backend openai needs --base-url URL (or remote_base_url in the preset)")
-        if args.timeout <= 0:
-            raise UserError(f"--timeout must be positive, got {args.timeout}")
-        config = RemoteConfig(
-            base_url=base_url,
-            model=args.remote_model or preset.remote_model,
-            api_key_env=preset.remote_api_key_env,
-            read_timeout_s=args.timeout,
-        )
-        return OpenAIBackend(config, tokenizer)
-    from tui.engine.loading import LoadOptions
-    from tui.engine.local import LocalBackend
-    from tui.trust import remote_code_allowed
-
-    options = LoadOptions(
-        device=args.device,
-        quantization=args.quantize,
-        trust_remote_code=remote_code_allowed(preset, spec.model),
-        adapter=args.adapter or spec.adapter,  # -- adapter (issue 16) --
-    )
-    return LocalBackend.load(spec.model, tokenizer, options)
-
-
 def run(args: argparse.Namespace) -> int:
     import threading
 
+    from tui.chat.requests import build_request
+    from tui.chat.settings import ChatSettings
     from tui.context import plan_context
     from tui.context.jsonl import read_conversation_file
-    from tui.engine.errors import EngineError
     from tui.engine.events import Finished, TextChunk
-    from tui.engine.request import GenerationRequest
+    from tui.engine.factory import EngineChoice, open_host
     from tui.limits import reserve_for
     from tui.presets import load_settings
     from tui.sanitize import neutralize
@@ -107,41 +79,25 @@ def run(args: argparse.Namespace) -> int:
     from tui.tokenizers import tokenizer_for_preset
 
     preset = load_settings().preset(args.preset)
-    spec = preset.mode(args.mode)
-    gen = spec.generation
-    max_new = reserve_for(preset, args.mode, args.max_new_tokens, preset.context_window, minimum=1)
+    # The flags are the chat's settings under other names: the same request builder takes both.
+    settings = ChatSettings(
+        temperature=args.temperature, top_p=args.top_p, max_new_tokens=args.max_new_tokens, seed=args.seed
+    )
     tokenizer = tokenizer_for_preset(preset)
-    template = load_template(spec.template)
+    template = load_template(preset.mode(args.mode).template)
     messages = read_conversation_file(args.conversation) if args.conversation is not None else []
     plan = plan_context(
         messages,
         tokenizer=tokenizer,
         template=template,
         window=preset.context_window,
-        reserve=max_new,
+        reserve=reserve_for(preset, args.mode, args.max_new_tokens, preset.context_window, minimum=1),
         draft=args.prompt or "",
     )
     plan.require_ok()
-    eos = preset.eos_token_id if preset.eos_token_id is not None else tokenizer.eos_token_id
-    request = GenerationRequest(
-        prompt_ids=list(plan.token_ids),
-        max_new_tokens=max_new,
-        temperature=args.temperature if args.temperature is not None else gen.temperature,
-        top_p=args.top_p if args.top_p is not None else gen.top_p,
-        top_k=gen.top_k,
-        do_sample=gen.do_sample,
-        repetition_penalty=gen.repetition_penalty,
-        seed=args.seed,
-        stop_strings=tuple(dict.fromkeys((*plan.stop, *spec.stop))),
-        eos_token_id=eos,
-        prompt_text=plan.prompt,
-    )
-    request.validate()
-    try:
-        backend = _backend(args, preset, spec, tokenizer)
-    except EngineError as exc:
-        print(f"stablelm-tui: error: {exc}", file=sys.stderr)
-        return 1
+    request = build_request(preset, args.mode, settings, plan, tokenizer)
+    host = open_host(preset, EngineChoice.from_args(args), modes=(args.mode,), tokenizer=tokenizer)
+    backend = host.backend(args.mode)
     # Model text may carry escape sequences: make them visible on a terminal, keep them exact in a pipe.
     show = neutralize if sys.stdout.isatty() else (lambda text: text)
     finished: Finished | None = None

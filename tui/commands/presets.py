@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from tui.choices import MODES
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -37,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     for name, preset in sorted(settings.presets.items()):
         mark = "*" if name == settings.default_preset else " "
         print(f"{mark} {name:<14} {preset.description}")
-        for mode in ("base", "instruct"):
+        for mode in MODES:
             spec = preset.mode(mode)
             print(f"    {mode:<9} {spec.model}  template={spec.template}")
     return 0

@@ -10,8 +10,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from tui.choices import MODES, Mode
 from tui.errors import UserError
-from tui.presets import MODES, Mode, Preset
+from tui.presets import Preset
 
 DEFAULT_VARIANTS = "base,instruct"
 

@@ -3,14 +3,13 @@
 Pure: no I/O, no Textual, no torch. The meter and the inspector only display what this computes.
 """
 
+from tui.choices import POLICIES, Policy
 from tui.context.model import (
-    POLICIES,
     ROLES,
     SENT,
     ContextOverflow,
     ContextPlan,
     Message,
-    Policy,
     Role,
     Segment,
     SegmentKind,

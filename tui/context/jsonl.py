@@ -1,5 +1,8 @@
 """The conversation JSONL format: one message per line, {"role": ..., "content": ..., "pinned": false}.
 
+A reply may also carry `"ids"`, the token ids the model sampled it as: the planner then spells it with them
+(exact prefix reuse), so `context --conversation` shows the same counts as the chat that wrote the file.
+
 The same format `sessions export` writes and `context --conversation` reads. Parsing is pure (bytes in,
 messages out); every problem is a UserError naming the source and the line. `read_conversation_file` is the
 one place the commands read such a file (or stdin) from.
@@ -52,15 +55,27 @@ def parse_jsonl(data: bytes, source: str) -> list[Message]:
         pinned = record.get("pinned", False)
         if not isinstance(pinned, bool):
             raise UserError(f"{where}: 'pinned' must be true or false, got {pinned!r}")
-        messages.append(Message(role=role, content=content, pinned=pinned))
+        ids = record.get("ids")
+        if ids is not None and not (
+            isinstance(ids, list) and all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in ids)
+        ):
+            raise UserError(f"{where}: 'ids' must be a list of token ids (non-negative integers)")
+        messages.append(
+            Message(role=role, content=content, pinned=pinned, ids=None if ids is None else tuple(ids))
+        )
     return messages
 
 
+def message_record(role: str, content: str, pinned: bool, ids: tuple[int, ...] | None) -> str:
+    """One line of the format (without its newline)."""
+    record: dict[str, object] = {"role": role, "content": content, "pinned": pinned}
+    if ids is not None:
+        record["ids"] = list(ids)
+    return json.dumps(record, ensure_ascii=False)
+
+
 def to_jsonl(messages: list[Message]) -> str:
-    return "".join(
-        json.dumps({"role": m.role, "content": m.content, "pinned": m.pinned}, ensure_ascii=False) + "\n"
-        for m in messages
-    )
+    return "".join(message_record(m.role, m.content, m.pinned, m.ids) + "\n" for m in messages)
 
 
 def read_conversation_file(name: str) -> list[Message]:

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
+from tui.choices import Policy
 from tui.errors import UserError
 
 Role = Literal["system", "user", "assistant"]
 ROLES: tuple[Role, ...] = ("system", "user", "assistant")
-Policy = Literal["rolling", "middle", "summarize", "stop"]
-POLICIES: tuple[Policy, ...] = ("rolling", "middle", "summarize", "stop")
-SegmentKind = Literal["header", "system", "message", "summary", "draft", "footer", "marker"]
+SegmentKind = Literal["header", "system", "message", "summary", "draft", "footer", "marker", "reply"]
+"""reply: the unfinished reply a base-mode "continue" extends, after the footer, as it is."""
 Status = Literal["kept", "dropped", "truncated", "summarized"]
 SENT: frozenset[str] = frozenset({"kept", "truncated", "summarized"})
 """Statuses whose text and ids are in the prompt."""
@@ -116,15 +116,11 @@ class ContextPlan:
     log: tuple[str, ...] = ()
     summary_jobs: tuple[SummaryJob, ...] = ()
     """Summaries the plan would use but does not have yet (policy `summarize`)."""
-    notes: tuple[str, ...] = field(default=())
 
     def require_ok(self) -> None:
         """Raise ContextOverflow unless the plan may be sent."""
         if not self.ok:
             raise ContextOverflow(self.error or f"over by {self.over_by} tokens")
-
-    def kept_segments(self) -> list[Segment]:
-        return [s for s in self.segments if s.sent]
 
     def to_dict(self, *, include_ids: bool = True) -> dict[str, Any]:
         data: dict[str, Any] = {

@@ -21,20 +21,20 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from tui.choices import POLICIES, Policy
 from tui.context.model import (
-    POLICIES,
     ContextPlan,
     Message,
-    Policy,
     Role,
     Segment,
     SegmentKind,
     Status,
     SummaryJob,
 )
-from tui.context.reply_ids import ExactIdCache
+from tui.context.reply_ids import ExactIdCache, reply_ids
 from tui.context.summaries import combine, summary_jobs
 from tui.context.truncate import cut_to_fit
+from tui.errors import UserError
 from tui.templates import PromptTemplate
 from tui.tokenizers import IdCache, Tokenizer
 
@@ -69,20 +69,27 @@ class PlanOptions:
     """After an overflow, rolling/middle/summarize drop messages until usage is at most this share of the budget."""
     summary_chunk_tokens: int = DEFAULT_SUMMARY_CHUNK_TOKENS
     summary_max_chars: int = DEFAULT_SUMMARY_MAX_CHARS
+    origins: Mapping[str, str] = field(default_factory=dict)
+    """Where a number came from, for its error: {"reserve": "--max-new-tokens"}; default: the field's name."""
 
     def __post_init__(self) -> None:
+        """Raise UserError naming the bad value, so callers need no checks of their own."""
         if self.window <= 0:
-            raise ValueError(f"window must be positive, got {self.window}")
+            raise UserError(f"{self._origin('window')} must be positive, got {self.window}")
         if not 0 <= self.reserve < self.window:
-            raise ValueError(
-                f"reserve must be between 0 and window - 1 ({self.window - 1}), got {self.reserve}"
+            raise UserError(
+                f"{self._origin('reserve')} must be between 0 and the window minus one ({self.window - 1}), "
+                f"got {self.reserve}"
             )
         if self.policy not in POLICIES:
-            raise ValueError(f"unknown policy {self.policy!r} (expected one of {', '.join(POLICIES)})")
+            raise UserError(f"unknown policy {self.policy!r} (expected one of {', '.join(POLICIES)})")
         if not 0 < self.trim_to <= 1:
-            raise ValueError(f"trim_to must be in (0, 1], got {self.trim_to}")
+            raise UserError(f"{self._origin('trim_to')} must be in (0, 1], got {self.trim_to}")
         if self.summary_chunk_tokens <= 0 or self.summary_max_chars <= 0:
-            raise ValueError("summary chunk size and max chars must be positive")
+            raise UserError("summary chunk size and max chars must be positive")
+
+    def _origin(self, name: str) -> str:
+        return self.origins.get(name, name)
 
     @property
     def budget(self) -> int:
@@ -110,7 +117,8 @@ def _ranges(indices: Sequence[int]) -> list[tuple[int, int]]:
 
 
 def _describe(runs: list[tuple[int, int]]) -> str:
-    return ", ".join(str(a) if a == b else f"{a}–{b}" for a, b in runs)
+    """Message ranges for people, who count from 1 (message_index in the plan counts from 0)."""
+    return ", ".join(str(a + 1) if a == b else f"{a + 1}–{b + 1}" for a, b in runs)
 
 
 class _Build:
@@ -162,6 +170,7 @@ class _Build:
         self.total = self.header.n + self.footer.n + sum(p.n for p in self.pieces)
         self.summary: _Piece | None = None
         self.marker: _Piece | None = None
+        self.reply: _Piece | None = None
 
     def drop(self, piece: _Piece) -> None:
         if piece.status != "dropped":
@@ -207,7 +216,7 @@ class _Build:
         ids = tuple(encode(text))
         self.total += len(ids) - newest.n
         newest.text, newest.ids, newest.status, newest.cut_chars = text, ids, "truncated", cut
-        what = "the draft" if newest.kind == "draft" else f"message {newest.index}"
+        what = "the draft" if newest.index is None else f"message {newest.index + 1}"  # counted from 1
         self.log.append(f"truncated {what}: cut {cut} characters from its start to fit")
 
 
@@ -236,8 +245,26 @@ def _plan(
     caches: _Caches,
     keep_from: int,
     summaries: Mapping[str, str],
+    continue_reply: bool = False,
 ) -> ContextPlan:
+    reply: _Piece | None = None
+    if continue_reply:
+        # The unfinished reply goes after the footer as it is (no template markup), so the model picks up
+        # exactly where it stopped; it is counted in the budget and never dropped.
+        if not messages or messages[-1].role != "assistant":
+            raise UserError("nothing to continue: the last message is not a reply")
+        last = len(messages) - 1
+        content = messages[last].content
+        # As sampled when those ids spell it (the engine's cache holds exactly them), else encoded.
+        sampled = messages[last].ids
+        exact = reply_ids(tokenizer, content, sampled) if sampled is not None else None
+        ids = exact if exact is not None else caches.ids.encode(content)
+        reply = _Piece("reply", last, "assistant", content, ids, protected=True)
+        messages = messages[:last]
     build = _Build(messages, draft, tokenizer, template, options, caches)
+    if reply is not None:
+        build.reply = reply
+        build.total += reply.n
     budget = options.budget
     keep_from = max(0, min(keep_from, len(messages)))
     anchor = keep_from
@@ -337,6 +364,8 @@ def _assemble(
             inserted = True
         order.append(piece)
     order.append(build.footer)
+    if build.reply is not None:
+        order.append(build.reply)
 
     token_ids: list[int] = []
     text_parts: list[str] = []
@@ -413,11 +442,21 @@ def plan_context(
     summaries: Mapping[str, str] | None = None,
     summary_chunk_tokens: int = DEFAULT_SUMMARY_CHUNK_TOKENS,
     summary_max_chars: int = DEFAULT_SUMMARY_MAX_CHARS,
+    origins: Mapping[str, str] | None = None,
+    continue_reply: bool = False,
 ) -> ContextPlan:
-    """Plan once, with no state kept (the `context` command). Use Planner for a live conversation."""
-    options = PlanOptions(window, reserve, policy, trim_to, summary_chunk_tokens, summary_max_chars)
+    """Plan once, with no state kept (the `context` command). Use Planner for a live conversation.
+
+    Bad numbers raise UserError; `origins` names where they came from (see PlanOptions.origins). With
+    `continue_reply` the last message is an unfinished reply (base mode) that the prompt ends with.
+    """
+    options = PlanOptions(
+        window, reserve, policy, trim_to, summary_chunk_tokens, summary_max_chars, dict(origins or {})
+    )
     caches = _Caches(IdCache(tokenizer))
-    return _plan(messages, draft, tokenizer, template, options, caches, keep_from, summaries or {})
+    return _plan(
+        messages, draft, tokenizer, template, options, caches, keep_from, summaries or {}, continue_reply
+    )
 
 
 class Planner:
@@ -481,10 +520,13 @@ class Planner:
         *,
         summaries: Mapping[str, str] | None = None,
         commit: bool = True,
+        continue_reply: bool = False,
     ) -> ContextPlan:
         """The plan for sending `draft` (or, without one, for replying to the conversation as it is).
 
         commit=False leaves the anchor where it was: a preview that must not move the prefix.
+        continue_reply: the last message is an unfinished reply to extend (a segment of kind "reply" after the
+        footer), not a finished turn.
         """
         plan = _plan(
             messages,
@@ -495,6 +537,7 @@ class Planner:
             self._caches,
             self.anchor,
             summaries or {},
+            continue_reply,
         )
         if commit:
             self.anchor = plan.first_kept

@@ -7,9 +7,17 @@ torch nor huggingface_hub.
 
 from __future__ import annotations
 
+from tui.errors import StableLMTuiError
 
-class EngineError(Exception):
-    """A fault the user can act on (out of memory, missing or gated model, server down...): one sentence."""
+
+class EngineError(StableLMTuiError):
+    """A fault the user can act on (out of memory, missing or gated model, server down...): one sentence.
+
+    Raised before any output (while resolving the device or loading a model), it is the user's setup to fix,
+    like bad input: exit status 2 from every command.
+    """
+
+    exit_code = 2
 
 
 OOM_ADVICE = (

@@ -8,11 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from tui.choices import Quantization
 from tui.engine.errors import EngineError, explain_load_error
 from tui.engine.events import LoadProgress
 from tui.errors import UserError
-
-Quantization = Literal["int8", "int4"]
 
 
 @dataclass(frozen=True)
@@ -70,28 +69,54 @@ def resolve_dtype(name: str, device: Any) -> Any:
     return table[name]
 
 
-def quantization_config(kind: Quantization, device: Any) -> Any:
-    """A transformers quantization config for weight-only int8/int4, or EngineError naming what to install."""
+QUANT_EXTRA = 'pip install "stablelm-tui[quant]"'
+"""How to get torchao: the `quant` extra in pyproject.toml."""
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def quantization_library(
+    kind: Quantization, device: Any, installed: Callable[[str], bool] = _installed
+) -> Literal["torchao", "bitsandbytes"]:
+    """Which library quantizes `kind` on `device`, or EngineError naming what to change or install.
+
+    Checked before anything loads (tui.engine.factory), so a missing extra is said before the screen opens.
+    """
     if device.type != "cuda":
-        raise EngineError(f"{kind} quantization needs a CUDA GPU here; on CPU load the model unquantized")
-    if importlib.util.find_spec("torchao") is not None:
+        raise EngineError(
+            f"{kind} quantization needs a CUDA GPU; on {device.type} run the model in full precision "
+            "(--quantize none)"
+        )
+    if installed("torchao"):
+        return "torchao"
+    if installed("bitsandbytes"):
+        return "bitsandbytes"  # saves memory like torchao but decodes slower than fp16: only a fallback
+    raise EngineError(f"{kind} quantization needs torchao, which the quant extra installs: {QUANT_EXTRA}")
+
+
+def quantization_config(
+    kind: Quantization, device: Any, installed: Callable[[str], bool] = _installed
+) -> Any:
+    """A transformers quantization config for weight-only int8/int4, or EngineError naming what to install."""
+    if quantization_library(kind, device, installed) == "torchao":
         from transformers import TorchAoConfig
 
         try:
             from torchao.quantization import Int4WeightOnlyConfig, Int8WeightOnlyConfig
         except ImportError as exc:
-            raise EngineError(f"the installed torchao is too old for weight-only {kind}: {exc}") from None
+            raise EngineError(
+                f"the installed torchao is too old for weight-only {kind} ({exc}): {QUANT_EXTRA} --upgrade"
+            ) from None
         if kind == "int8":
             return TorchAoConfig(quant_type=Int8WeightOnlyConfig())
         return TorchAoConfig(quant_type=Int4WeightOnlyConfig(group_size=128))
-    if importlib.util.find_spec("bitsandbytes") is not None:
-        # Saves memory like torchao but decodes slower than fp16: only a fallback.
-        from transformers import BitsAndBytesConfig
+    from transformers import BitsAndBytesConfig
 
-        if kind == "int8":
-            return BitsAndBytesConfig(load_in_8bit=True)
-        return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4")
-    raise EngineError(f"{kind} quantization needs torchao (pip install torchao) or bitsandbytes")
+    if kind == "int8":
+        return BitsAndBytesConfig(load_in_8bit=True)
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4")
 
 
 def _progress_tqdm(model: str, progress: Callable[[LoadProgress], None]) -> type:

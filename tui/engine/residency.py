@@ -11,10 +11,11 @@ from __future__ import annotations
 import gc
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
+from tui.choices import RESIDENCIES, Mode, Residency
 from tui.engine.errors import OOM_ADVICE, EngineError, is_out_of_memory
 from tui.engine.loading import LoadOptions, resolve_device
 from tui.engine.local import LocalBackend
@@ -23,9 +24,6 @@ if TYPE_CHECKING:
     from tui.engine.detokenizer import Decoder
     from tui.engine.events import LoadProgress
 
-Mode = Literal["base", "instruct"]
-Residency = Literal["auto", "both", "swap", "single"]
-RESIDENCIES: tuple[Residency, ...] = ("auto", "both", "swap", "single")
 
 # Room left beside the weights for the KV cache, activations and the allocator's slack.
 HEADROOM_SHARE = 0.25
@@ -88,14 +86,17 @@ class ModelPair:
         progress: Callable[[LoadProgress], None] | None = None,
         loader: Callable[[str, Decoder, LoadOptions, Callable[[LoadProgress], None] | None], LocalBackend]
         | None = None,
+        adapters: Mapping[Mode, str] | None = None,
     ) -> None:
         if residency not in RESIDENCIES:
             raise EngineError(f"unknown residency {residency!r}: use one of {', '.join(RESIDENCIES)}")
         self.refs = refs
         self.tokenizer = tokenizer
         self.options = options or LoadOptions()
-        self.requested: Residency = residency
+        self.adapters: dict[Mode, str] = dict(adapters or {})
+        """A LoRA adapter per mode (trained on that mode's model), loaded with it."""
         self.residency: Residency = residency
+        """As asked; "auto" becomes both/swap/single when the second model is first needed."""
         self.progress = progress
         self._load = loader or LocalBackend.load
         self._backends: dict[Mode, LocalBackend] = {}
@@ -158,13 +159,17 @@ class ModelPair:
             if self.residency == "single":
                 self._unload(other)
                 self._backends[mode] = self._load(
-                    self.refs[mode], self.tokenizer, self.options, self.progress
+                    self.refs[mode], self.tokenizer, self._options(mode), self.progress
                 )
                 return "reload"
             if self.residency == "swap":
                 self._to_host(self._backends[other])
-        self._backends[mode] = self._load(self.refs[mode], self.tokenizer, self.options, self.progress)
+        self._backends[mode] = self._load(self.refs[mode], self.tokenizer, self._options(mode), self.progress)
         return "load"
+
+    def _options(self, mode: Mode) -> LoadOptions:
+        adapter = self.adapters.get(mode)
+        return self.options if adapter is None else replace(self.options, adapter=adapter)
 
     def _on_device(self, backend: LocalBackend) -> bool:
         device = next(backend.model.parameters()).device

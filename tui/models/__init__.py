@@ -2,7 +2,7 @@
 
 Importing this package registers the architecture with transformers' Auto classes (in this process only), so
 `AutoModelForCausalLM.from_pretrained` builds our native module and never the Hub's remote code. The Hub's
-config.json files have no `model_type`, so pass `config=load_config(ref)` for those (see tui.models.loading).
+config.json files have no `model_type`, so pass `config=load_config(ref)` for those (see tui.models.hub_config).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from transformers import AutoConfig, AutoModelForCausalLM
 
 from tui.models.checkpoint import build_tiny_checkpoint
+from tui.models.hub_config import is_ja_alpha, load_config
 from tui.models.ja_alpha import (
     MODEL_TYPE,
     ContextTooLongError,
@@ -17,7 +18,6 @@ from tui.models.ja_alpha import (
     JapaneseStableLMAlphaForCausalLM,
     JapaneseStableLMAlphaModel,
 )
-from tui.models.loading import is_ja_alpha, load_config
 
 AutoConfig.register(MODEL_TYPE, JapaneseStableLMAlphaConfig, exist_ok=True)
 AutoModelForCausalLM.register(JapaneseStableLMAlphaConfig, JapaneseStableLMAlphaForCausalLM, exist_ok=True)

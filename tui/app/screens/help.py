@@ -1,7 +1,8 @@
-"""The help screen: every key of the chat screen, read from the live bindings (so a remapped key shows)."""
+"""The help screen: every key of the screen that opened it, from its live bindings (so a remapped key shows)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.table import Table
@@ -26,16 +27,21 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,f1,q", "dismiss", "Close", id="help.close"),
     ]
 
+    def __init__(self, bindings: Sequence[Binding]) -> None:
+        super().__init__()
+        self.bindings = bindings
+
     def compose(self) -> ComposeResult:
         table = Table.grid(padding=(0, 2))
         table.add_column(style="bold #ffd75f", no_wrap=True)
         table.add_column()
         for key, what in EXTRA_KEYS:
             table.add_row(Text(key), Text(what))
-        for binding in self.app._bindings.key_to_bindings.values():
-            for b in binding:
-                if b.description:
-                    table.add_row(Text(self.app.get_key_display(b)), Text(b.tooltip or b.description))
+        shown: set[str] = set()
+        for b in self.bindings:
+            if b.description and b.key not in shown:
+                shown.add(b.key)
+                table.add_row(Text(self.app.get_key_display(b)), Text(b.tooltip or b.description))
         with VerticalScroll(id="help-body"):
             yield Static("Keys (Esc closes)", classes="dialog-title")
             yield Static(table)

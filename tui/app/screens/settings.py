@@ -1,4 +1,5 @@
-"""The settings dialog: temperature, top_p, max_new_tokens, context policy, template, window."""
+"""The settings dialog: temperature, top_p, max_new_tokens, context policy, template, window, and for local models
+quantization and residency (changing those reloads the models)."""
 
 from __future__ import annotations
 
@@ -11,25 +12,37 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from tui.app.settings import POLICIES, ChatSettings, parse_form
+from tui.chat.settings import ChatSettings, EngineSettings, parse_engine_form, parse_form
+from tui.choices import POLICIES, QUANTIZATIONS, RESIDENCIES
 from tui.errors import UserError
+
+SettingsResult = tuple[ChatSettings, EngineSettings | None]
+"""The chat's settings, and the engine's (None when the models run on a server)."""
 
 
 def _text(value: object) -> str:
     return "" if value is None else str(value)
 
 
-class SettingsScreen(ModalScreen[ChatSettings | None]):
+class SettingsScreen(ModalScreen[SettingsResult | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="settings.cancel"),
         Binding("ctrl+s", "save", "Save", id="settings.save", show=False),
     ]
 
-    def __init__(self, current: ChatSettings, *, max_window: int, active_template: str) -> None:
+    def __init__(
+        self,
+        current: ChatSettings,
+        *,
+        max_window: int,
+        active_template: str,
+        engine: EngineSettings | None = None,
+    ) -> None:
         super().__init__()
         self.current = current
         self.max_window = max_window
         self.active_template = active_template
+        self.engine = engine
 
     def compose(self) -> ComposeResult:
         with Vertical(id="settings-dialog"):
@@ -53,6 +66,21 @@ class SettingsScreen(ModalScreen[ChatSettings | None]):
                 )
                 yield Label("window")
                 yield Input(_text(self.current.window), id="window", placeholder=str(self.max_window))
+                if self.engine is not None:
+                    yield Label("quantize")
+                    yield Select(
+                        [(q, q) for q in ("none", *QUANTIZATIONS)],
+                        value=self.engine.quantize,
+                        allow_blank=False,
+                        id="quantize",
+                    )
+                    yield Label("residency")
+                    yield Select(
+                        [(r, r) for r in RESIDENCIES],
+                        value=self.engine.residency,
+                        allow_blank=False,
+                        id="residency",
+                    )
             yield Static("", id="settings-error")
             with Horizontal(id="settings-buttons"):
                 yield Button("Save", variant="primary", id="save")
@@ -60,16 +88,19 @@ class SettingsScreen(ModalScreen[ChatSettings | None]):
 
     def _values(self) -> dict[str, str]:
         values = {i.id or "": i.value for i in self.query(Input)}
-        values["policy"] = str(self.query_one("#policy", Select).value)
+        for select in self.query(Select):
+            values[select.id or ""] = str(select.value)
         return values
 
     def action_save(self) -> None:
+        values = self._values()
         try:
-            result = parse_form(self._values(), self.current, self.max_window)
+            chat = parse_form(values, self.current, self.max_window)
+            engine = parse_engine_form(values, self.engine) if self.engine is not None else None
         except UserError as exc:
             self.query_one("#settings-error", Static).update(Content(str(exc)))
             return
-        self.dismiss(result)
+        self.dismiss((chat, engine))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -6,8 +6,8 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
-from tui.app.conversation import Turn
 from tui.app.widgets.message_view import MessageView
+from tui.chat.conversation import Turn
 
 NEAR_BOTTOM_LINES = 3
 
@@ -51,15 +51,6 @@ class ChatPane(VerticalScroll):
         views = self.views
         for view in views[index:]:
             await view.remove()
-
-    async def append_to_last(self, text: str) -> None:
-        views = self.views
-        if not views:
-            return
-        follow = self.near_bottom()
-        await views[-1].append(text)
-        if follow:
-            self.scroll_end(animate=False)
 
     def apply_statuses(self, statuses: dict[int, str]) -> None:
         """Dim the messages the plan leaves out; the marker goes where the context resumes after a gap."""

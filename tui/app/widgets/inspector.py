@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
-from tui.app.planview import PlanView, SegmentView
+from tui.chat.planview import PlanView, SegmentView
 from tui.sanitize import neutralize
 
 SEGMENT_COLOURS = ("#5fafd7", "#d7af5f", "#87d787", "#d787d7", "#87d7d7", "#d78787")
@@ -132,7 +132,7 @@ class Inspector(VerticalScroll):
         table.clear()
         for seg in plan.segments:
             table.add_row(
-                Text(str(seg.index)),
+                Text(str(seg.index + 1)),
                 Text(seg.kind),
                 Text("" if seg.message_index is None else str(seg.message_index + 1)),
                 Text(seg.role or ""),

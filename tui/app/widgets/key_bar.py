@@ -1,7 +1,7 @@
 """A footer that wraps: every active binding is visible, on two lines at 80 columns instead of scrolling away.
 
-Textual's Footer is one line that scrolls horizontally, which hides keys in a narrow terminal; the issue asks for
-every binding in the footer. This draws the same active bindings (so remapped keys and check_action apply).
+Textual's Footer is one line that scrolls horizontally, which hides keys in a narrow terminal; every binding must
+stay visible at 80 columns. This draws the same active bindings (so remapped keys and check_action apply).
 """
 
 from __future__ import annotations

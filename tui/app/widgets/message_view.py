@@ -13,7 +13,7 @@ from textual.content import Content
 from textual.widgets import Markdown, Static
 from textual.widgets._markdown import MarkdownStream
 
-from tui.app.conversation import Turn
+from tui.chat.conversation import Turn
 from tui.sanitize import neutralize
 
 REASON_LABELS = {
@@ -132,11 +132,13 @@ class MessageView(Vertical):
         tail_widget = self.query_one(".message-body", Static)
         blocks, _tail = split_blocks(self.turn.content[self._frozen :])
         if blocks:
+            # Counted as frozen before the mount is awaited: the 15 Hz drain and the end of the reply may both
+            # get here, and the second must not mount the same blocks again (they showed twice).
+            self._blocks.extend(blocks)
+            self._frozen += sum(len(b) for b in blocks)
             await self.mount_all(
                 [Static(block_content(b), classes="message-block") for b in blocks], before=tail_widget
             )
-            self._blocks.extend(blocks)
-            self._frozen += sum(len(b) for b in blocks)
         tail_widget.update(self._tail_content())
 
     async def finalize(self) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from tui.app.planview import PlanView
+from tui.chat.planview import PlanView
 
 # Colours per part of the bar; the label colour tells how full the window is.
 PART_STYLES = (

@@ -21,6 +21,8 @@ class StatusInfo:
     load_done: int = 0
     load_total: int = 0
     load_stage: str = ""
+    toggle: str = ""
+    """What the last ctrl+t took: "switch 0.01s", "swap 1.20s", "load 9.80s", "reload 11.02s"."""
     tokens_per_s: float | None = None
     ttft_s: float | None = None
     reused: int | None = None
@@ -52,6 +54,8 @@ def render_status(info: StatusInfo) -> Text:
         text.append("error", style="bold #ff5f5f")
     else:
         text.append("ready", style="#87d787")
+    if info.toggle and info.state != "loading":
+        text.append(f" · {info.toggle}", style="#87afd7")
     if info.tokens_per_s is not None:
         text.append(f" │ {info.tokens_per_s:.1f} tok/s")
         if info.ttft_s is not None:

@@ -61,7 +61,6 @@ class PlanView:
     """Tokens the next send would take from the KV cache."""
     message_status: dict[int, str] = field(default_factory=dict)
     """Conversation index -> kept/dropped/truncated/summarized."""
-    first_kept: int | None = None
     token_ids: tuple[int, ...] = ()
     stop: tuple[str, ...] = ()
     """The template's stop strings (the engine also stops on them)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tui.app.conversation import Turn
+from tui.chat.conversation import Turn
 
 
 class Autosave:
@@ -31,17 +31,18 @@ class Autosave:
         if self.recorder is not None and turn.local_id is not None:
             self.recorder.progress(turn.local_id, turn.content)
 
-    def partial_now(self, turn: Turn) -> None:
+    def partial_now(self, turn: Turn, meta: dict[str, Any] | None = None) -> None:
         """Write a partial reply now (stopped, failed, or the app is exiting), bypassing the throttle."""
         if self.recorder is None or turn.local_id is None:
             return
-        self.recorder.save_partial(turn.local_id, turn.content, turn.ids)
+        self.recorder.save_partial(turn.local_id, turn.content, meta, turn.ids)
 
     def finish(self, turn: Turn, meta: dict[str, Any]) -> None:
+        """The reply ended: a stopped or failed one stays partial, with how it ended."""
         if self.recorder is None or turn.local_id is None:
             return
         if turn.partial:
-            self.partial_now(turn)
+            self.partial_now(turn, meta)
         else:
             self.recorder.finish(turn.local_id, turn.content, meta, turn.ids)
 
@@ -64,5 +65,5 @@ class Autosave:
     def fresh(self, settings: dict[str, Any]) -> Autosave:
         """A recorder for a new conversation in the same store."""
         if self.recorder is None:
-            return Autosave()
+            return Autosave(unavailable=self.unavailable)
         return Autosave(type(self.recorder)(self.recorder.store, settings=settings))

@@ -1,9 +1,10 @@
-"""CoreServices: the app's Services over the real planner (tui.context), tokenizer, templates and engine.
+"""CoreServices: what a chat screen needs from the core: the planner (tui.context), tokenizer, templates, engine.
 
 One Planner per conversation keeps per-message id caches and the rolling anchor; it is not thread-safe, and the
 app plans from thread workers (a 1 MB paste must not block typing), so every use goes through one lock.
-Models are reached through a ModelHost (the engine's model pair: which models are resident, loading, and the
-Backend for each mode).
+Models are reached through a ModelHost (tui.engine.hosts: which models are resident, loading, and the Backend
+for each mode). Every method may block, so the app calls them from thread workers only (`template_name` and
+`is_resident` are cheap and may be called anywhere).
 """
 
 from __future__ import annotations
@@ -11,38 +12,27 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
-from typing import Any, Protocol, cast
+from typing import Any
 
-from tui.app.adapt import plan_view_from
-from tui.app.conversation import ModeName, TurnSnapshot
-from tui.app.planview import PlanView
-from tui.app.settings import ChatSettings
+from tui.chat.adapt import plan_view_from
+from tui.chat.conversation import TurnSnapshot
+from tui.chat.planview import PlanView
+from tui.chat.requests import build_request, max_new_tokens_for
+from tui.chat.settings import ChatSettings
+from tui.choices import Mode
+from tui.engine.hosts import ModelHost
 from tui.presets import Preset
 
 
-class ModelHost(Protocol):
-    def device(self) -> str: ...
-
-    def is_resident(self, mode: ModeName) -> bool: ...
-
-    def ensure_loaded(self, mode: ModeName, progress: Callable[[Any], None]) -> None: ...
-
-    def backend(self, mode: ModeName) -> Any:
-        """tui.engine's Backend for the mode (`stream(request, cancel)`), loading it if needed."""
-        ...
-
-    def reusable_prefix(self, mode: ModeName, prompt_ids: list[int]) -> int:
-        """Tokens the next call would reuse from the KV cache; never loads or switches a model."""
-        ...
-
-
 class CoreServices:
-    def __init__(self, preset: Preset, host: ModelHost, *, backend_name: str = "local") -> None:
+    def __init__(
+        self, preset: Preset, host: ModelHost, *, on_summary: Callable[[], None] | None = None
+    ) -> None:
         from tui.tokenizers import tokenizer_for_preset
 
         self.preset = preset
         self.preset_name = preset.name
-        self.backend_name = backend_name
+        self.backend_name = host.backend_name
         self.context_window = preset.context_window
         self.host = host
         self.tokenizer = tokenizer_for_preset(preset)
@@ -52,22 +42,23 @@ class CoreServices:
         self._summaries: dict[str, str] = {}
         self._submitted: set[str] = set()
         self._runner: Any = None
-        self._summary_mode: ModeName = "instruct"
+        self._summary_mode: Mode = "instruct"
         self._streaming = threading.Event()
-        self.on_summary: Callable[[], None] | None = None
-        """Called (from the summary thread) when a summary is ready, so the app re-plans with it."""
+        self._on_summary = on_summary
+        """Called (from the summary thread) when a summary is ready, so the screen re-plans with it."""
 
     # ----- simple facts -----
     def device(self) -> str:
         return self.host.device()
 
-    def is_resident(self, mode: ModeName) -> bool:
+    def is_resident(self, mode: Mode) -> bool:
         return self.host.is_resident(mode)
 
-    def ensure_loaded(self, mode: ModeName, on_progress: Callable[[Any], None]) -> None:
-        self.host.ensure_loaded(mode, on_progress)
+    def ensure_loaded(self, mode: Mode, on_progress: Callable[[Any], object]) -> Any:
+        """Make `mode` active, loading it if needed; returns the host's ToggleReport (or None)."""
+        return self.host.ensure_loaded(mode, on_progress)
 
-    def template_name(self, mode: ModeName, settings: ChatSettings) -> str:
+    def template_name(self, mode: Mode, settings: ChatSettings) -> str:
         return settings.template or self.preset.mode(mode).template
 
     def pieces(self, token_ids: Sequence[int]) -> list[str]:
@@ -87,31 +78,25 @@ class CoreServices:
             reloader = self._reloaders[name] = TemplateReloader(name)
         return reloader
 
-    def _reserve(self, mode: ModeName, settings: ChatSettings) -> int:
-        return settings.max_new_tokens or self.preset.mode(mode).generation.max_new_tokens
+    def _reserve(self, mode: Mode, settings: ChatSettings) -> int:
+        return max_new_tokens_for(self.preset, mode, settings)
 
     def plan(
         self,
         turns: Sequence[TurnSnapshot],
         draft: str,
-        mode: ModeName,
+        mode: Mode,
         settings: ChatSettings,
         *,
         continuing: bool = False,
         commit: bool = False,
     ) -> PlanView:
-        from tui.context import Message, Planner, Policy
+        from tui.context import Message, Planner
 
         window = settings.window or self.preset.context_window
         reserve = self._reserve(mode, settings)
-        if reserve >= window:
-            raise ValueError(f"max_new_tokens ({reserve}) must be smaller than the window ({window})")
-        # Continuing a base-mode reply: plan the conversation before it, then extend the prompt with the
-        # reply's own text, so the model picks up exactly where it stopped.
-        partial = turns[-1].content if continuing and turns else ""
-        planned = turns[:-1] if continuing and turns else turns
-        messages = [Message(t.role, t.content, t.pinned, t.ids) for t in planned]
-        policy = cast("Policy", settings.policy)
+        messages = [Message(t.role, t.content, t.pinned, t.ids) for t in turns]
+        policy = settings.policy
         with self._lock:
             reloader = self._template(self.template_name(mode, settings))
             template = reloader.current()
@@ -121,13 +106,14 @@ class CoreServices:
                 )
             else:
                 self._planner.configure(window=window, reserve=reserve, policy=policy, template=template)
-            plan = self._planner.plan(messages, draft, commit=commit, summaries=dict(self._summaries))
-            extra = self._continued_ids(partial, turns[-1].ids) if partial else ()
+            plan = self._planner.plan(
+                messages, draft, commit=commit, summaries=dict(self._summaries), continue_reply=continuing
+            )
             template_error = reloader.error
         reuse = 0
         if self.host.is_resident(mode) and plan.ok:
             try:
-                reuse = self.host.reusable_prefix(mode, list(plan.token_ids) + list(extra))
+                reuse = self.host.reusable_prefix(mode, list(plan.token_ids))
             except Exception:
                 reuse = 0  # a backend that cannot tell (remote) reuses nothing we can show
         if plan.summary_jobs and not self._streaming.is_set():
@@ -135,18 +121,9 @@ class CoreServices:
             self._summary_mode = mode
             self._submit_summaries(plan.summary_jobs)
         view = plan_view_from(plan, reuse_tokens=reuse)
-        if extra:
-            view = replace(view, token_ids=view.token_ids + extra, prompt=view.prompt + partial)
         if template_error:
             view = replace(view, trim_log=(*view.trim_log, template_error))
         return view
-
-    def _continued_ids(self, partial: str, sampled: tuple[int, ...] | None) -> tuple[int, ...]:
-        """The reply being continued as ids: as it was sampled when those spell it (exact reuse), else encoded."""
-        from tui.context.reply_ids import reply_ids
-
-        exact = reply_ids(self.tokenizer, partial, sampled) if sampled is not None else None
-        return exact if exact is not None else tuple(self.tokenizer.encode(partial))
 
     # ----- summaries (policy "summarize") -----
     def _submit_summaries(self, jobs: Sequence[Any]) -> None:
@@ -173,43 +150,19 @@ class CoreServices:
             self._submitted.discard(task.key)
             if task.text:
                 self._summaries[task.key] = task.text
-        if task.text and self.on_summary is not None:
-            self.on_summary()
+        if task.text and self._on_summary is not None:
+            self._on_summary()
 
     def close(self) -> None:
         if self._runner is not None:
             self._runner.shutdown()
 
     # ----- generation -----
-    def request_for(self, plan: PlanView, mode: ModeName, settings: ChatSettings) -> Any:
-        from tui.engine.request import GenerationRequest
-
-        spec = self.preset.mode(mode)
-        gen = spec.generation
-        eos = (
-            self.preset.eos_token_id if self.preset.eos_token_id is not None else self.tokenizer.eos_token_id
-        )
-        stops = tuple(dict.fromkeys((*plan.stop, *spec.stop)))
-        request = GenerationRequest(
-            prompt_ids=list(plan.token_ids),
-            max_new_tokens=self._reserve(mode, settings),
-            temperature=settings.temperature if settings.temperature is not None else gen.temperature,
-            top_p=settings.top_p if settings.top_p is not None else gen.top_p,
-            top_k=gen.top_k,
-            do_sample=gen.do_sample,
-            repetition_penalty=gen.repetition_penalty,
-            stop_strings=stops,
-            eos_token_id=eos,
-            seed=settings.seed,
-            prompt_text=plan.prompt,
-        )
-        request.validate()
-        return request
-
     def stream(
-        self, plan: PlanView, mode: ModeName, settings: ChatSettings, cancel: threading.Event
+        self, plan: PlanView, mode: Mode, settings: ChatSettings, cancel: threading.Event
     ) -> Iterator[Any]:
-        request = self.request_for(plan, mode, settings)
+        """The engine's events (TextChunk, LoadProgress, Finished) for exactly `plan.token_ids`."""
+        request = build_request(self.preset, mode, settings, plan, self.tokenizer)
         self._streaming.set()
         if self._runner is not None:
             self._runner.preempt()  # the user's reply never waits behind a summary

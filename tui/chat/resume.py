@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tui.app.conversation import Conversation, ModeName, Turn
-from tui.app.settings import ChatSettings
+from tui.chat.conversation import Conversation, Turn
+from tui.chat.settings import ChatSettings
+from tui.choices import MODES, Mode
 from tui.recorder import ConversationRecorder
 from tui.store import SessionStore
 from tui.unknown_keys import reject_unknown_keys
@@ -17,7 +18,7 @@ SAVED_SETTINGS_KEYS = RECORD_KEYS | frozenset(ChatSettings.__dataclass_fields__)
 
 def restore(
     store: SessionStore, conversation_id: int
-) -> tuple[Conversation, ConversationRecorder, ChatSettings, ModeName | None]:
+) -> tuple[Conversation, ConversationRecorder, ChatSettings, Mode | None]:
     stored = store.load(conversation_id)
     reject_unknown_keys(
         stored.settings, SAVED_SETTINGS_KEYS, f"{store.path}: conversation {stored.id}'s settings"
@@ -26,7 +27,7 @@ def restore(
     turns: list[Turn] = []
     for local_id, message in enumerate(stored.messages):
         role: Any = message.role
-        writer: Any = message.mode if message.mode in ("base", "instruct") else None
+        writer: Any = message.mode if message.mode in MODES else None
         turns.append(
             Turn(
                 role=role,
@@ -43,5 +44,5 @@ def restore(
         recorder.adopt(local_id, message.id)
     settings = ChatSettings.from_dict(stored.settings)
     mode_setting = stored.settings.get("mode")
-    active: ModeName | None = mode_setting if mode_setting in ("base", "instruct") else None
+    active: Mode | None = mode_setting if mode_setting in MODES else None
     return Conversation(turns), recorder, settings, active

@@ -5,18 +5,18 @@ Plain data, no Textual: the app mutates it on the UI thread only and hands immut
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import Any
 
-Role = Literal["system", "user", "assistant"]
-ModeName = Literal["base", "instruct"]
+from tui.choices import Mode
+from tui.context.model import Role
 
 
 @dataclass
 class Turn:
     role: Role
     content: str
-    mode: ModeName | None = None
+    mode: Mode | None = None
     """Which model wrote an assistant turn (the label in the chat pane)."""
     partial: bool = False
     """True while streaming, and for a reply that was stopped, failed or restored unfinished."""
@@ -52,9 +52,6 @@ class Conversation:
     def __init__(self, turns: list[Turn] | None = None) -> None:
         self.turns: list[Turn] = list(turns or [])
 
-    def __len__(self) -> int:
-        return len(self.turns)
-
     def add(self, turn: Turn) -> int:
         self.turns.append(turn)
         return len(self.turns) - 1
@@ -79,6 +76,3 @@ class Conversation:
         removed = self.turns[length:]
         del self.turns[length:]
         return removed
-
-    def copy(self) -> Conversation:
-        return Conversation([replace(t, meta=dict(t.meta)) for t in self.turns])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tui.app.planview import PlanView, SegmentView, SummaryView
+from tui.chat.planview import PlanView, SegmentView, SummaryView
 
 FIXED_KINDS = frozenset({"header", "footer", "marker", "system"})
 
@@ -32,7 +32,7 @@ def plan_view_from(plan: Any, *, reuse_tokens: int = 0) -> PlanView:
                 token_ids=tuple(ids[seg.token_start : seg.token_end]) if sent else (),
             )
         )
-        if seg.kind == "message" and seg.message_index is not None:
+        if seg.kind in ("message", "reply") and seg.message_index is not None:
             statuses[seg.message_index] = seg.status
             message_tokens[seg.message_index] = seg.tokens
             if seg.status == "dropped":
@@ -79,7 +79,6 @@ def plan_view_from(plan: Any, *, reuse_tokens: int = 0) -> PlanView:
         summaries=summaries,
         reuse_tokens=reuse_tokens,
         message_status=statuses,
-        first_kept=plan.first_kept,
         token_ids=tuple(ids),
         stop=tuple(plan.stop),
         error=plan.error if not plan.ok and not plan.over_by else None,

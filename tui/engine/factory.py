@@ -1,0 +1,133 @@
+"""One backend factory for every command: a preset plus the user's engine choices -> a ModelHost.
+
+`chat` keeps the host for the session (both models, a toggle between them); `generate` asks it for one mode's
+backend. Both read the same flags the same way (EngineChoice.from_args), so a preset that names a server, a
+device, a quantization or a residency means the same thing to each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+from tui.choices import MODES, Mode, Quantization, Residency
+from tui.errors import UserError
+
+if TYPE_CHECKING:
+    from tui.engine.hosts import ModelHost
+    from tui.presets import Preset
+
+NO_QUANTIZATION = "none"
+"""`--quantize none`: full precision even where the preset asks for a quantization."""
+
+
+@dataclass(frozen=True)
+class EngineChoice:
+    """How to run a preset's models; None everywhere means "as the preset says"."""
+
+    backend: Literal["local", "openai"] | None = None
+    """None: openai when a server URL is known (the flag or the preset's remote_base_url), else local."""
+    base_url: str | None = None
+    remote_model: str | None = None
+    """The served model's name; None: the preset's, else the only one the server lists."""
+    read_timeout_s: float = 120.0
+    device: str = "auto"
+    quantize: Quantization | Literal["none"] | None = None
+    """None: the preset's `quantize`; "none": full precision whatever the preset says."""
+    residency: Residency | None = None
+    """None: the preset's `residency`."""
+    adapters: Mapping[Mode, str] = field(default_factory=dict)
+    """LoRA adapters asked for on the command line, per mode (over the preset's `adapter`)."""
+    leave_core_for_ui: bool = False
+    """On a CPU, torch's threads would take every core and starve a UI thread (bench/bench_tui_stream.py):
+    the TUI leaves one core to the app."""
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace, **overrides: Any) -> EngineChoice:
+        """The flags `chat` and `generate` share; a command without one of them gets the default."""
+        timeout = getattr(args, "timeout", None)
+        if timeout is not None and timeout <= 0:
+            raise UserError(f"--timeout must be positive, got {timeout}")
+        values: dict[str, Any] = {
+            "backend": getattr(args, "backend", None),
+            "base_url": getattr(args, "base_url", None),
+            "remote_model": getattr(args, "remote_model", None),
+            "read_timeout_s": timeout if timeout is not None else 120.0,
+            "device": getattr(args, "device", None) or "auto",
+            "quantize": getattr(args, "quantize", None),
+            "residency": getattr(args, "residency", None),
+            "adapters": {args.mode: args.adapter} if getattr(args, "adapter", None) else {},
+        }
+        return cls(**{**values, **overrides})
+
+    def quantization(self, preset: Preset) -> Quantization | None:
+        if self.quantize is None:
+            return preset.quantize
+        return None if self.quantize == NO_QUANTIZATION else cast("Quantization", self.quantize)
+
+    def residency_for(self, preset: Preset) -> Residency:
+        return self.residency or preset.residency
+
+    def adapters_for(self, preset: Preset) -> dict[Mode, str]:
+        """The adapter each mode loads with: the flag's, else the preset's."""
+        chosen = {mode: preset.mode(mode).adapter for mode in MODES}
+        chosen.update(self.adapters)
+        return {mode: adapter for mode, adapter in chosen.items() if adapter}
+
+
+def open_host(
+    preset: Preset, choice: EngineChoice, *, modes: Sequence[Mode] = MODES, tokenizer: Any = None
+) -> ModelHost:
+    """The host for `preset`'s models. Nothing loads yet (the first use of a mode does), but every fault that
+    can be seen now is raised now, before a screen opens: a missing server URL, an unknown device, a
+    quantization without a GPU, remote code not confirmed for one of `modes`."""
+    from tui.tokenizers import tokenizer_for_preset
+
+    tokenizer = tokenizer if tokenizer is not None else tokenizer_for_preset(preset)
+    base_url = choice.base_url or preset.remote_base_url
+    kind = choice.backend or ("openai" if base_url else "local")
+    if kind == "openai":
+        from tui.engine.hosts import RemoteHost
+
+        if choice.adapters:
+            raise UserError("--adapter loads into the local model; a server loads its adapters itself")
+        from tui.engine.remote import OpenAIBackend, RemoteConfig
+
+        if not base_url:
+            raise UserError("--backend openai needs --base-url URL (or remote_base_url in the preset)")
+        config = RemoteConfig(
+            base_url=base_url,
+            model=choice.remote_model or preset.remote_model,
+            api_key_env=preset.remote_api_key_env,
+            read_timeout_s=choice.read_timeout_s,
+        )
+        return RemoteHost(OpenAIBackend(config, tokenizer), base_url)
+
+    from tui.engine.hosts import PairHost
+    from tui.engine.loading import LoadOptions, quantization_library
+    from tui.trust import remote_code_allowed
+
+    # One load setting serves both models: every model that carries code must be confirmed (an unconfirmed one
+    # raises here), and a model without code is unaffected by the flag.
+    trust = any([remote_code_allowed(preset, preset.mode(mode).model) for mode in modes])
+    quantization = choice.quantization(preset)
+    options = LoadOptions(
+        device=choice.device,
+        quantization=quantization,
+        trust_remote_code=trust,
+        cpu_threads=max(1, (os.cpu_count() or 2) - 1) if choice.leave_core_for_ui else None,
+    )
+    refs: dict[Mode, str] = {mode: preset.mode(mode).model for mode in MODES}
+    host = PairHost(
+        refs,
+        tokenizer,
+        options=options,
+        residency=choice.residency_for(preset),
+        adapters=choice.adapters_for(preset),
+    )
+    if quantization is not None:
+        quantization_library(quantization, host.pair.device)  # no GPU, or no library: said now, not at load
+    return host

@@ -1,0 +1,129 @@
+"""Model hosts: what runs a preset's two models, behind one small interface (ModelHost).
+
+PairHost runs them in-process through the engine's ModelPair (base + instruct residency); RemoteHost sends both
+to an OpenAI-compatible server. tui.engine.factory.open_host builds the right one for `chat` and `generate`.
+
+ModelPair reports load progress through one callback fixed at construction; PairHost forwards it to whichever
+caller is loading right now, so the status line draws the progress bar of the load the user is waiting for.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+from tui.choices import Mode, Residency
+from tui.engine.loading import LoadOptions
+
+if TYPE_CHECKING:
+    from tui.engine.residency import ToggleReport
+
+
+class ModelHost(Protocol):
+    backend_name: str
+    """"local" or "openai", for the status line."""
+
+    def device(self) -> str:
+        """Where the model runs, for the status line ("cpu", "cuda:0", a server URL)."""
+        ...
+
+    def is_resident(self, mode: Mode) -> bool: ...
+
+    def ensure_loaded(self, mode: Mode, progress: Callable[[Any], object]) -> ToggleReport | None:
+        """Make `mode` the active model, loading it if needed and reporting LoadProgress events; says what
+        that took (None where there is nothing to switch, as on a server)."""
+        ...
+
+    def backend(self, mode: Mode) -> Any:
+        """tui.engine's Backend for the mode (`stream(request, cancel)`), loading it if needed."""
+        ...
+
+    def reusable_prefix(self, mode: Mode, prompt_ids: list[int]) -> int:
+        """Tokens the next call would reuse from the KV cache; never loads or switches a model."""
+        ...
+
+    def close(self) -> None:
+        """Free the models (a preset switch or a reload with other options replaces the host)."""
+        ...
+
+
+class PairHost:
+    backend_name = "local"
+
+    def __init__(
+        self,
+        refs: dict[Mode, str],
+        tokenizer: Any,
+        *,
+        options: LoadOptions,
+        residency: Residency = "auto",
+        adapters: Mapping[Mode, str] | None = None,
+    ) -> None:
+        from tui.engine.residency import ModelPair
+
+        self._callback: Callable[[Any], object] | None = None
+        self._lock = threading.Lock()
+        self.pair = ModelPair(
+            refs, tokenizer, options=options, residency=residency, progress=self._forward, adapters=adapters
+        )
+
+    def _forward(self, event: Any) -> None:
+        callback = self._callback
+        if callback is not None:
+            callback(event)
+
+    def device(self) -> str:
+        return str(self.pair.device)
+
+    def is_resident(self, mode: Mode) -> bool:
+        return mode in self.pair.loaded()
+
+    def ensure_loaded(self, mode: Mode, progress: Callable[[Any], object]) -> ToggleReport:
+        with self._lock:
+            self._callback = progress
+            try:
+                return self.pair.toggle(mode)
+            finally:
+                self._callback = None
+
+    def backend(self, mode: Mode) -> Any:
+        return self.pair.backend(mode)
+
+    def reusable_prefix(self, mode: Mode, prompt_ids: list[int]) -> int:
+        """Only the active model's cache counts; asking must never switch models (it is a preview)."""
+        if self.pair.active != mode:
+            return 0
+        return int(self.pair.backend(mode).reusable_prefix(prompt_ids))
+
+    def close(self) -> None:
+        self.pair.close()
+
+
+class RemoteHost:
+    """An OpenAI-compatible server (tui.engine.remote): nothing to load here, one served model for both modes
+    (the toggle still switches the template and the sampling defaults)."""
+
+    backend_name = "openai"
+
+    def __init__(self, backend: Any, url: str) -> None:
+        self._backend = backend
+        self.url = url
+
+    def device(self) -> str:
+        return self.url
+
+    def is_resident(self, mode: Mode) -> bool:
+        return True
+
+    def ensure_loaded(self, mode: Mode, progress: Callable[[Any], object]) -> ToggleReport | None:
+        return None
+
+    def backend(self, mode: Mode) -> Any:
+        return self._backend
+
+    def reusable_prefix(self, mode: Mode, prompt_ids: list[int]) -> int:
+        return 0  # the server's prefix cache is not visible from here
+
+    def close(self) -> None:
+        return None
