@@ -60,6 +60,15 @@ def test_same_seed_same_text_and_stats_line(capsys: pytest.CaptureFixture[str]) 
     assert stats["model"] == "demo:instruct" and stats["device"] == "cpu"
 
 
+@pytest.mark.slow
+def test_greedy_and_temperature_zero_ignore_the_seed(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ("--prompt", "日本の首都は?", "--max-new-tokens", "16")
+    code, greedy, _ = run(capsys, *argv, "--greedy", "--seed", "1")
+    assert code == 0 and greedy
+    assert run(capsys, *argv, "--greedy", "--seed", "2")[1] == greedy
+    assert run(capsys, *argv, "--temperature", "0", "--seed", "3")[1] == greedy
+
+
 def test_uses_the_same_planner_and_template_as_the_tui(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

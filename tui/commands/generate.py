@@ -29,7 +29,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--max-new-tokens", type=int, metavar="N", help="default: the preset's")
     parser.add_argument("--seed", type=int, metavar="N", help="sampling seed (default: random)")
-    parser.add_argument("--temperature", type=float, metavar="T", help="default: the preset's")
+    parser.add_argument(
+        "--temperature", type=float, metavar="T", help="default: the preset's; 0 = greedy (as in the OpenAI API)"
+    )
+    parser.add_argument(
+        "--greedy", action="store_true", help="always take the most likely token (no sampling, no seed)"
+    )
     parser.add_argument("--top-p", type=float, metavar="P", help="default: the preset's")
     parser.add_argument(
         "--backend", choices=("local", "openai"), help="default: openai if the preset names a server"
@@ -124,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
         temperature=args.temperature if args.temperature is not None else gen.temperature,
         top_p=args.top_p if args.top_p is not None else gen.top_p,
         top_k=gen.top_k,
-        do_sample=gen.do_sample,
+        do_sample=gen.do_sample and not args.greedy,
         repetition_penalty=gen.repetition_penalty,
         seed=args.seed,
         stop_strings=tuple(dict.fromkeys((*plan.stop, *spec.stop))),
