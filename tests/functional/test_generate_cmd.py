@@ -153,8 +153,13 @@ def test_openai_backend_streams_from_the_server(capsys: pytest.CaptureFixture[st
     code, out, err = run(capsys, "--prompt", "やあ", "--base-url", server.url, "--stats")
     assert code == 0 and out == "".join(PIECES)
     assert json.loads(err)["device"] == server.url
+    from tui.presets import load_settings
+    from tui.tokenizers import tokenizer_for_preset
+
     sent = server.bodies[-1]["prompt"]
-    assert "やあ" in sent and sent != "やあ"  # the template's rendering, not the bare message
+    assert isinstance(sent, list) and all(isinstance(i, int) for i in sent)  # token ids, not text
+    text = tokenizer_for_preset(load_settings().preset("demo")).decode(sent)
+    assert "やあ" in text and text != "やあ"  # the template's rendering, not the bare message
 
 
 def test_openai_failure_keeps_partial_output_and_says_why(

@@ -440,7 +440,12 @@ class ChatApp(App[int]):
         meta: dict[str, Any] = {"mode": turn.mode, "reason": message.reason}
         if stats is not None:
             meta["stats"] = stats.as_dict() if hasattr(stats, "as_dict") else dict(vars(stats))
-            self.status.set(tokens_per_s=stats.tokens_per_s, ttft_s=stats.ttft_s, reused=stats.reused_tokens)
+            self.status.set(
+                tokens_per_s=stats.tokens_per_s,
+                ttft_s=stats.ttft_s,
+                reused=stats.reused_tokens,
+                counts_may_differ=getattr(stats, "prompt_as_text", False),
+            )
         if message.error:
             meta["error"] = message.error
             self.notify(message.error, title="generation", severity="error", markup=False, timeout=10)

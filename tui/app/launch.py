@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from tui.errors import UserError
-from tui.presets import Preset
+from tui.presets import MODES, Preset
 
 
 def _services_for(preset: Preset, args: argparse.Namespace) -> Any:
@@ -15,17 +15,18 @@ def _services_for(preset: Preset, args: argparse.Namespace) -> Any:
 
     tokenizer = tokenizer_for_preset(preset)  # cached per spec: the planner and the engine share it
     backend = getattr(args, "backend", None)
-    base_url = getattr(args, "base_url", None) or preset.remote_base_url
-    if backend == "openai" or (backend is None and getattr(args, "base_url", None)):
+    base_url = getattr(args, "base_url", None)
+    server = getattr(args, "server", None)
+    remote = base_url or server or any(preset.remote_for(m)[0] for m in MODES)
+    if backend == "openai" or (backend is None and remote):
         from tui.app.hosts import RemoteHost
-        from tui.engine.remote import OpenAIBackend, RemoteConfig
+        from tui.engine.remote import backend_for_preset
 
-        if not base_url:
-            raise UserError("--backend openai needs --base-url URL (or remote_base_url in the preset)")
-        config = RemoteConfig(
-            base_url=base_url, model=preset.remote_model, api_key_env=preset.remote_api_key_env
-        )
-        host: Any = RemoteHost(OpenAIBackend(config, tokenizer), base_url)
+        backends = {
+            mode: backend_for_preset(preset, mode, tokenizer, base_url=base_url, server=server)
+            for mode in MODES
+        }
+        host: Any = RemoteHost(backends, backends["instruct"].config.base_url)
         return CoreServices(preset, host, backend_name="openai")
     from tui.app.hosts import PairHost
 

@@ -30,7 +30,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-new-tokens", type=int, metavar="N", help="default: the preset's")
     parser.add_argument("--seed", type=int, metavar="N", help="sampling seed (default: random)")
     parser.add_argument(
-        "--temperature", type=float, metavar="T", help="default: the preset's; 0 = greedy (as in the OpenAI API)"
+        "--temperature",
+        type=float,
+        metavar="T",
+        help="default: the preset's; 0 = greedy (as in the OpenAI API)",
     )
     parser.add_argument(
         "--greedy", action="store_true", help="always take the most likely token (no sampling, no seed)"
@@ -41,6 +44,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--base-url", metavar="URL", help="OpenAI-compatible server (implies --backend openai)"
+    )
+    parser.add_argument(
+        "--server",
+        metavar="URL",
+        help="a `stablelm-tui serve`: --base-url with the model named after the preset and --mode",
     )
     parser.add_argument(
         "--remote-model", metavar="NAME", help="served model name (default: the only one listed)"
@@ -61,23 +69,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _backend(args: argparse.Namespace, preset: Any, spec: Any, tokenizer: Any) -> Any:
-    base_url = args.base_url or preset.remote_base_url
-    kind = args.backend or ("openai" if base_url else "local")
-    if kind == "openai":
-        from tui.engine.remote import OpenAIBackend, RemoteConfig
-        from tui.errors import UserError
+    remote = args.base_url or args.server or preset.remote_for(args.mode)[0]
+    if (args.backend or ("openai" if remote else "local")) == "openai":
+        from tui.engine.remote import backend_for_preset
 
-        if not base_url:
-            raise UserError("--backend openai needs --base-url URL (or remote_base_url in the preset)")
-        if args.timeout <= 0:
-            raise UserError(f"--timeout must be positive, got {args.timeout}")
-        config = RemoteConfig(
-            base_url=base_url,
-            model=args.remote_model or preset.remote_model,
-            api_key_env=preset.remote_api_key_env,
+        return backend_for_preset(
+            preset,
+            args.mode,
+            tokenizer,
+            base_url=args.base_url,
+            server=args.server,
+            model=args.remote_model,
             read_timeout_s=args.timeout,
         )
-        return OpenAIBackend(config, tokenizer)
     from tui.engine.loading import LoadOptions
     from tui.engine.local import LocalBackend
     from tui.trust import remote_code_allowed
@@ -155,6 +159,12 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
         sys.stdout.flush()
     assert finished is not None
+    if finished.stats.prompt_as_text:
+        print(
+            "stablelm-tui: note: the server rejected token ids and tokenized the prompt text itself, "
+            "so its token counts may differ from ours",
+            file=sys.stderr,
+        )
     if args.stats:
         stats = finished.stats.as_dict()
         print(json.dumps({k: stats[k] for k in STATS_KEYS}, ensure_ascii=False), file=sys.stderr)
