@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tokens",
     "context",
     "generate",
+    "serve",
 )
 
 DEFAULT_COMMAND = "chat"

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from tui.engine.errors import EngineError
 from tui.engine.events import Finished, FinishReason, GenerationStats, StreamEvent, TextChunk
+from tui.engine.remote_chunks import RemoteFailure, Reply, body_text, error_detail, read_chunk
 from tui.engine.request import GenerationRequest
 from tui.engine.stops import StopMatcher
 
@@ -59,19 +60,6 @@ class RemoteConfig:
     connect_timeout_s: float = 5.0
     read_timeout_s: float = 120.0
     """Longest silence between two chunks (the first one includes the server's prefill)."""
-
-
-class RemoteFailure(Exception):
-    """Internal: a failure with its user-facing sentence."""
-
-
-@dataclass
-class _Reply:
-    """What the stream told us besides the text."""
-
-    finish: str | None = None
-    completion_tokens: int | None = None
-    cached_tokens: int | None = None
 
 
 class OpenAIBackend:
@@ -129,7 +117,7 @@ class OpenAIBackend:
                 page = self._client.models.list(extra_headers=self._request_headers)
                 names = [str(m.id) for m in page.data]
             except openai.APIStatusError as exc:
-                raise EngineError(self._explain_status(exc.status_code, _body_text(exc))) from None
+                raise EngineError(self._explain_status(exc.status_code, body_text(exc))) from None
             except openai.APIError as exc:
                 raise EngineError(self._explain_transport(exc)) from None
             except Exception:
@@ -190,7 +178,7 @@ class OpenAIBackend:
         reason: FinishReason = "length"
         error: str | None = None
         first_at: float | None = None
-        reply = _Reply()
+        reply = Reply()
         try:
             model = self.model_name()
             for piece in self._pieces(request, model, cancel, reply):
@@ -249,7 +237,7 @@ class OpenAIBackend:
             try:
                 stream = self._client.completions.create(**self._params(request, model, as_text))
             except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
-                detail = _body_text(exc)
+                detail = body_text(exc)
                 if self._send_extras and any(name in detail for name in EXTRA_FIELDS):
                     self._send_extras = False  # a strict server: send again without the optional fields
                     continue
@@ -258,14 +246,14 @@ class OpenAIBackend:
                     continue
                 raise RemoteFailure(self._explain_status(exc.status_code, detail)) from None
             except openai.APIStatusError as exc:
-                raise RemoteFailure(self._explain_status(exc.status_code, _body_text(exc))) from None
+                raise RemoteFailure(self._explain_status(exc.status_code, body_text(exc))) from None
             except openai.APIError as exc:
                 raise RemoteFailure(self._explain_transport(exc)) from None
             self._prompt_as_text = as_text  # remembered only once the server took it
             return stream
 
     def _pieces(
-        self, request: GenerationRequest, model: str, cancel: threading.Event, reply: _Reply
+        self, request: GenerationRequest, model: str, cancel: threading.Event, reply: Reply
     ) -> Iterator[str]:
         """Reply text per event until the server ends the stream; RemoteFailure on anything else."""
         import openai
@@ -275,15 +263,15 @@ class OpenAIBackend:
             for chunk in stream:
                 if cancel.is_set():
                     return
-                piece = _read_chunk(chunk, reply)
+                piece = read_chunk(chunk, reply)
                 if piece:
                     yield piece
         except openai.APIStatusError as exc:
-            raise RemoteFailure(self._explain_status(exc.status_code, _body_text(exc))) from None
+            raise RemoteFailure(self._explain_status(exc.status_code, body_text(exc))) from None
         except openai.APIConnectionError as exc:  # timeouts included
             raise RemoteFailure(self._explain_transport(exc)) from None
         except openai.APIError as exc:  # an error event inside the stream
-            detail = _error_detail(json.dumps({"error": exc.body}) if exc.body else exc.message)
+            detail = error_detail(json.dumps({"error": exc.body}) if exc.body else exc.message)
             raise RemoteFailure(f"the server reported an error mid-reply: {detail}") from None
         except ValueError as exc:
             doc = getattr(exc, "doc", "")
@@ -320,7 +308,7 @@ class OpenAIBackend:
         return f"request to {where} failed: {type(cause).__name__}: {cause}"
 
     def _explain_status(self, status: int, body: str) -> str:
-        detail = _error_detail(body)
+        detail = error_detail(body)
         where = self.config.base_url
         if status in (401, 403):
             env = self.config.api_key_env
@@ -365,58 +353,3 @@ def backend_for_preset(
         base_url=url, model=name, api_key_env=preset.remote_api_key_env, read_timeout_s=read_timeout_s
     )
     return OpenAIBackend(config, tokenizer)
-
-
-def _field(obj: Any, name: str) -> Any:
-    """A field of a parsed event: openai builds models leniently, so a server's odd shape may stay a dict."""
-    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
-
-
-def _read_chunk(chunk: Any, reply: _Reply) -> str:
-    """The text of one completion chunk; its finish_reason and usage go into `reply`."""
-    if not isinstance(chunk, dict) and not hasattr(chunk, "choices"):
-        raise RemoteFailure("the server sent a stream event that is not a JSON object (partial reply kept)")
-    usage = _field(chunk, "usage")
-    if usage is not None:
-        completion = _field(usage, "completion_tokens")
-        if isinstance(completion, int):
-            reply.completion_tokens = completion
-        cached = _field(_field(usage, "prompt_tokens_details"), "cached_tokens")
-        if isinstance(cached, int):
-            reply.cached_tokens = cached
-    choices = _field(chunk, "choices") or []
-    if not choices:
-        return ""
-    choice = choices[0]
-    if choice is None or isinstance(choice, str | int | float | list):
-        raise RemoteFailure("the server sent a stream event without a completion choice (partial reply kept)")
-    finish = _field(choice, "finish_reason")
-    if finish is not None:
-        reply.finish = str(finish)
-    text = _field(choice, "text")
-    if text is None:
-        text = _field(_field(choice, "delta"), "content")  # a chat-style chunk from a lenient server
-    return str(text or "")
-
-
-def _body_text(exc: Any) -> str:
-    try:
-        return str(exc.response.text)
-    except Exception:
-        return str(getattr(exc, "message", "") or exc)
-
-
-def _error_detail(body: str) -> str:
-    try:
-        data = json.loads(body)
-    except ValueError:
-        data = None
-    if isinstance(data, dict):
-        err = data.get("error", data.get("detail", data))
-        if isinstance(err, dict):
-            err = err.get("message", err)
-        text = str(err)
-    else:
-        text = body.strip() or "no details"
-    text = " ".join(text.split())
-    return text if len(text) <= 200 else text[:199] + "…"
