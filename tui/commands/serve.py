@@ -98,14 +98,19 @@ def _say(text: str) -> None:
 
 
 def _serve_local(plan: Any, api_key: str | None) -> int:
+    import os
+
     from tui.engine.errors import EngineError
     from tui.errors import UserError
     from tui.serving.local_engine import LocalEngine
     from tui.serving.openai_server import run_local_server
     from tui.serving.snippet import client_url, ready_message
 
+    # On a CPU, leave one core to the event loop that streams every token (and to a chat on this machine),
+    # as the in-process chat does: measured in bench/bench_tui_stream.py.
+    threads = max(1, (os.cpu_count() or 2) - 1)
     try:
-        engine = LocalEngine(plan.preset, plan.modes, device=plan.device, dtype=plan.dtype)
+        engine = LocalEngine(plan.preset, plan.modes, device=plan.device, dtype=plan.dtype, cpu_threads=threads)
     except EngineError as exc:
         raise UserError(str(exc)) from None
     names = ", ".join(engine.models)
