@@ -227,13 +227,15 @@ class OpenAIServer:
                         await send(chunk_body(cid, created, call, event.text, None))
                         continue
                     finished = event
-                    if event.reason == "error":
-                        await send(ApiError(500, event.error or "generation failed").body())
-                    elif event.reason != "cancelled":
+                    if event.reason in ("error", "cancelled"):
+                        # With the client still here, only a stopping server cancels a reply.
+                        message = event.error or "the server is shutting down (reply cut short)"
+                        await send(ApiError(500, message).body())
+                    else:
                         await send(chunk_body(cid, created, call, "", finish_reason(event)))
                         if call.include_usage:
                             await send(usage_chunk_body(cid, created, call, event))
-            except (EngineError, UserError, RuntimeError) as exc:
+            except Exception as exc:  # the engine raised instead of ending with Finished (a failed load)
                 await send(ApiError(500, _engine_failure(exc)).body())
             await response.write(b"data: [DONE]\n\n")
             await response.write_eof()
