@@ -110,7 +110,9 @@ def _serve_local(plan: Any, api_key: str | None) -> int:
     # as the in-process chat does: measured in bench/bench_tui_stream.py.
     threads = max(1, (os.cpu_count() or 2) - 1)
     try:
-        engine = LocalEngine(plan.preset, plan.modes, device=plan.device, dtype=plan.dtype, cpu_threads=threads)
+        engine = LocalEngine(
+            plan.preset, plan.modes, device=plan.device, dtype=plan.dtype, cpu_threads=threads
+        )
     except EngineError as exc:
         raise UserError(str(exc)) from None
     names = ", ".join(engine.models)
