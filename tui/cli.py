@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "novel",
     "train",
     "compare",
+    "serve",
 )
 
 DEFAULT_COMMAND = "chat"

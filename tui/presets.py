@@ -49,9 +49,12 @@ class ModeSpec:
     generation: GenerationDefaults
     stop: tuple[str, ...] = ()
     """Stop strings in addition to the template's own and the eos id."""
-    # -- adapter (issue 16) --
     adapter: str | None = None
     """A LoRA adapter directory (from `stablelm-tui train`) loaded on top of `model`, active from the start."""
+    remote_base_url: str | None = None
+    """This model's server when base and instruct are served apart (vLLM: one server per model)."""
+    remote_model: str | None = None
+    """This model's served name when one server serves both (`stablelm-tui serve --mode both`)."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,15 @@ class Preset:
 
     def mode(self, mode: Mode) -> ModeSpec:
         return self.base if mode == "base" else self.instruct
+
+    def remote_for(self, mode: Mode) -> tuple[str | None, str | None]:
+        """(server URL, served model name) for `mode`: the mode's own setting, else the preset's."""
+        spec = self.mode(mode)
+        return spec.remote_base_url or self.remote_base_url, spec.remote_model or self.remote_model
+
+    def served_name(self, mode: Mode) -> str:
+        """The name `stablelm-tui serve` gives this preset's `mode` model, which `chat --server` asks for."""
+        return f"{self.name}-{mode}"
 
 
 @dataclass(frozen=True)
@@ -207,8 +219,9 @@ def _mode_spec(fields: _Fields) -> ModeSpec:
         template=fields.get("template", str),
         generation=_generation(fields.sub("generation")),
         stop=tuple(stop),
-        # -- adapter (issue 16) --
         adapter=fields.get("adapter", str, required=False),
+        remote_base_url=fields.get("remote_base_url", str, required=False),
+        remote_model=fields.get("remote_model", str, required=False),
     )
 
 

@@ -98,6 +98,13 @@ def test_same_seed_same_text_other_seed_other_text(backend: LocalBackend, tok: S
     assert a != c
 
 
+def test_temperature_zero_means_greedy_whatever_do_sample_says(backend: LocalBackend, tok: Spm) -> None:
+    greedy = collect(backend.stream(req(tok, do_sample=False, seed=1), never()))[1]
+    for seed in (1, 2):
+        zero = collect(backend.stream(req(tok, temperature=0.0, seed=seed), never()))[1]
+        assert zero.token_ids == greedy.token_ids
+
+
 def test_stop_string_cuts_exactly_and_is_not_shown(backend: LocalBackend, tok: Spm) -> None:
     free = collect(backend.stream(req(tok, do_sample=False), never()))[1].text
     stop = free[12:15]
@@ -232,7 +239,7 @@ def test_fault_mid_generation_keeps_the_partial_and_frees_the_cache(
     [
         ({"max_new_tokens": 0}, "max_new_tokens"),
         ({"prompt_ids": []}, "empty"),
-        ({"temperature": 0.0}, "temperature"),
+        ({"temperature": -0.5}, "temperature"),
         ({"top_p": 1.5}, "top_p"),
     ],
 )

@@ -60,6 +60,15 @@ def test_same_seed_same_text_and_stats_line(capsys: pytest.CaptureFixture[str]) 
     assert stats["model"] == "demo:instruct" and stats["device"] == "cpu"
 
 
+@pytest.mark.slow
+def test_greedy_and_temperature_zero_ignore_the_seed(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ("--prompt", "日本の首都は?", "--max-new-tokens", "16")
+    code, greedy, _ = run(capsys, *argv, "--greedy", "--seed", "1")
+    assert code == 0 and greedy
+    assert run(capsys, *argv, "--greedy", "--seed", "2")[1] == greedy
+    assert run(capsys, *argv, "--temperature", "0", "--seed", "3")[1] == greedy
+
+
 def test_uses_the_same_planner_and_template_as_the_tui(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -152,8 +161,13 @@ def test_openai_backend_streams_from_the_server(capsys: pytest.CaptureFixture[st
     code, out, err = run(capsys, "--prompt", "やあ", "--base-url", server.url, "--stats")
     assert code == 0 and out == "".join(PIECES)
     assert json.loads(err)["device"] == server.url
+    from tui.presets import load_settings
+    from tui.tokenizers import tokenizer_for_preset
+
     sent = server.bodies[-1]["prompt"]
-    assert "やあ" in sent and sent != "やあ"  # the template's rendering, not the bare message
+    assert isinstance(sent, list) and all(isinstance(i, int) for i in sent)  # token ids, not text
+    text = tokenizer_for_preset(load_settings().preset("demo")).decode(sent)
+    assert "やあ" in text and text != "やあ"  # the template's rendering, not the bare message
 
 
 def test_openai_failure_keeps_partial_output_and_says_why(

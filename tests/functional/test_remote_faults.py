@@ -65,6 +65,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._json(500, {"error": {"message": "CUDA out of memory on the server"}})
         if mode == "strict" and ("top_k" in body or "repetition_penalty" in body):
             return self._json(422, {"detail": "Unexpected fields in the request: {'top_k'}"})
+        if mode == "text-only" and not isinstance(body["prompt"], str):
+            return self._json(400, {"detail": "prompt must be a string."})
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Transfer-Encoding", "chunked")
@@ -87,7 +89,11 @@ class Handler(BaseHTTPRequestHandler):
         self._event(
             {
                 "choices": [{"index": 0, "text": "", "finish_reason": "length"}],
-                "usage": {"completion_tokens": 5},
+                "usage": {
+                    "completion_tokens": 5,
+                    "prompt_tokens": 2,
+                    "prompt_tokens_details": {"cached_tokens": self.server.cached},
+                },
             }
         )
         self._chunk(b"data: [DONE]\n\n")
@@ -101,6 +107,7 @@ class Server(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), Handler)
         self.mode = "ok"
+        self.cached = 0
         self.bodies: list[dict[str, Any]] = []
 
     @property
@@ -139,8 +146,39 @@ def test_streams_and_uses_the_only_listed_model(server: Server) -> None:
     assert fin.reason == "length" and fin.error is None
     assert fin.stats.new_tokens == 5 and fin.stats.prefill_tokens == 2
     sent = server.bodies[-1]
-    assert sent["model"] == "m1" and sent["prompt"] == "ユーザー: やあ\nシステム: " and sent["stream"] is True
+    assert sent["model"] == "m1" and sent["stream"] is True
     assert sent["seed"] == 3
+
+
+def test_the_prompt_travels_as_the_planned_token_ids(server: Server) -> None:
+    _c, fin = collect(backend(server.url).stream(request(), never()))
+    sent = server.bodies[-1]
+    assert sent["prompt"] == [1, 2] and sent["stream_options"] == {"include_usage": True}
+    assert fin.stats.prompt_as_text is False
+
+
+def test_a_server_that_rejects_token_ids_gets_the_text_and_the_stats_say_so(server: Server) -> None:
+    server.mode = "text-only"
+    remote = backend(server.url)
+    _c, fin = collect(remote.stream(request(), never()))
+    assert fin.reason == "length" and fin.text == "".join(PIECES)
+    assert [b["prompt"] for b in server.bodies] == [[1, 2], "ユーザー: やあ\nシステム: "]
+    assert fin.stats.prompt_as_text is True
+    _c, fin = collect(remote.stream(request(), never()))
+    assert server.bodies[-1]["prompt"] == "ユーザー: やあ\nシステム: " and len(server.bodies) == 3
+    assert fin.stats.prompt_as_text is True
+
+
+def test_the_servers_prefix_cache_hits_are_reported_as_reused(server: Server) -> None:
+    server.cached = 1
+    _c, fin = collect(backend(server.url).stream(request(), never()))
+    assert fin.stats.reused_tokens == 1 and fin.stats.prefill_tokens == 1
+
+
+def test_greedy_is_temperature_zero_on_the_wire(server: Server) -> None:
+    collect(backend(server.url).stream(request(do_sample=False, temperature=0.7, top_k=5), never()))
+    sent = server.bodies[-1]
+    assert sent["temperature"] == 0.0 and "top_k" not in sent
 
 
 def test_local_stop_string_cut_even_if_the_server_ignores_it(server: Server) -> None:

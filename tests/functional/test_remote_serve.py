@@ -118,6 +118,9 @@ def test_streams_from_transformers_serve(served: tuple[str, Path], nerdstash_mod
     chunks, fin = collect(remote.stream(request, never()))
     assert fin.error is None, fin.error
     assert fin.reason == "length" and fin.stats.new_tokens == 12
+    # transformers serve answers a token-id prompt with HTTP 400 ("prompt must be a string"): the backend sent
+    # the ids, then the text, and says so (the status line warns that the server's counts may differ).
+    assert fin.stats.prompt_as_text is True
     assert len(chunks) > 1  # streamed, not one block at the end
     assert remote.model_name() == str(model_dir)  # the only model the server lists
     # Greedy on the same weights: the server's reply is our local reply.

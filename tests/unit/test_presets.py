@@ -60,6 +60,19 @@ def test_user_preset_extends_a_builtin_and_becomes_default() -> None:
     assert preset.base.model == "stabilityai/japanese-stablelm-base-alpha-7b"
 
 
+def test_a_mode_may_name_its_own_server_and_served_model() -> None:
+    write_config(
+        '[presets.served]\nextends = "demo"\nremote_base_url = "http://h:8000"\n'
+        '[presets.served.base]\nremote_model = "demo-base"\n'
+        '[presets.served.instruct]\nremote_base_url = "http://h:8001"\n'
+    )
+    preset = load_settings().preset("served")
+    assert preset.remote_for("base") == ("http://h:8000", "demo-base")
+    assert preset.remote_for("instruct") == ("http://h:8001", None)
+    assert preset.base.model == "demo:base"  # the rest of the mode still comes from the parent
+    assert preset.served_name("instruct") == "served-instruct"
+
+
 def test_unknown_preset_lists_the_known_ones() -> None:
     with pytest.raises(UserError, match=r"unknown preset 'nope' \(known: demo, ja-alpha\)"):
         load_settings().preset("nope")

@@ -17,6 +17,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--mode", choices=MODES, default="instruct", help="model to start with")
     parser.add_argument("--backend", choices=("local", "openai"), help="in-process model or a remote server")
     parser.add_argument("--base-url", help="OpenAI-compatible server URL for --backend openai")
+    parser.add_argument(
+        "--server",
+        metavar="URL",
+        help="a `stablelm-tui serve` (--backend openai; its base and instruct models follow the toggle)",
+    )
     parser.add_argument("--device", default="auto", help="local: auto, cpu, cuda, cuda:1... (default auto)")
     parser.add_argument(
         "--quantize",

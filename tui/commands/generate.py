@@ -30,13 +30,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--max-new-tokens", type=int, metavar="N", help="default: the preset's")
     parser.add_argument("--seed", type=int, metavar="N", help="sampling seed (default: random)")
-    parser.add_argument("--temperature", type=float, metavar="T", help="default: the preset's")
+    parser.add_argument(
+        "--temperature",
+        type=float,
+        metavar="T",
+        help="default: the preset's; 0 = greedy (as in the OpenAI API)",
+    )
+    parser.add_argument(
+        "--greedy", action="store_true", help="always take the most likely token (no sampling, no seed)"
+    )
     parser.add_argument("--top-p", type=float, metavar="P", help="default: the preset's")
     parser.add_argument(
         "--backend", choices=("local", "openai"), help="default: openai if the preset names a server"
     )
     parser.add_argument(
         "--base-url", metavar="URL", help="OpenAI-compatible server (implies --backend openai)"
+    )
+    parser.add_argument(
+        "--server",
+        metavar="URL",
+        help="a `stablelm-tui serve`: --base-url with the model named after the preset and --mode",
     )
     parser.add_argument(
         "--remote-model", metavar="NAME", help="served model name (default: the only one listed)"
@@ -81,7 +94,11 @@ def run(args: argparse.Namespace) -> int:
     preset = load_settings().preset(args.preset)
     # The flags are the chat's settings under other names: the same request builder takes both.
     settings = ChatSettings(
-        temperature=args.temperature, top_p=args.top_p, max_new_tokens=args.max_new_tokens, seed=args.seed
+        # --greedy is temperature 0, the OpenAI convention every backend follows.
+        temperature=0.0 if args.greedy else args.temperature,
+        top_p=args.top_p,
+        max_new_tokens=args.max_new_tokens,
+        seed=args.seed,
     )
     tokenizer = tokenizer_for_preset(preset)
     template = load_template(preset.mode(args.mode).template)
@@ -111,6 +128,12 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
         sys.stdout.flush()
     assert finished is not None
+    if finished.stats.prompt_as_text:
+        print(
+            "stablelm-tui: note: the server rejected token ids and tokenized the prompt text itself, "
+            "so its token counts may differ from ours",
+            file=sys.stderr,
+        )
     if args.stats:
         stats = finished.stats.as_dict()
         print(json.dumps({k: stats[k] for k in STATS_KEYS}, ensure_ascii=False), file=sys.stderr)

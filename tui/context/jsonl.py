@@ -57,7 +57,8 @@ def parse_jsonl(data: bytes, source: str) -> list[Message]:
             raise UserError(f"{where}: 'pinned' must be true or false, got {pinned!r}")
         ids = record.get("ids")
         if ids is not None and not (
-            isinstance(ids, list) and all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in ids)
+            isinstance(ids, list)
+            and all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in ids)
         ):
             raise UserError(f"{where}: 'ids' must be a list of token ids (non-negative integers)")
         messages.append(

@@ -47,6 +47,8 @@ class GenerationStats:
     """Peak accelerator memory during the call; on CPU the process's peak resident size."""
     model: str
     device: str
+    prompt_as_text: bool = False
+    """A remote server rejected token ids and tokenized the prompt text itself: its counts may differ from ours."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

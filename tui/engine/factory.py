@@ -31,6 +31,8 @@ class EngineChoice:
     backend: Literal["local", "openai"] | None = None
     """None: openai when a server URL is known (the flag or the preset's remote_base_url), else local."""
     base_url: str | None = None
+    server: str | None = None
+    """A `stablelm-tui serve`: its models are named after the preset and mode, so the toggle follows them."""
     remote_model: str | None = None
     """The served model's name; None: the preset's, else the only one the server lists."""
     read_timeout_s: float = 120.0
@@ -54,6 +56,7 @@ class EngineChoice:
         values: dict[str, Any] = {
             "backend": getattr(args, "backend", None),
             "base_url": getattr(args, "base_url", None),
+            "server": getattr(args, "server", None),
             "remote_model": getattr(args, "remote_model", None),
             "read_timeout_s": timeout if timeout is not None else 120.0,
             "device": getattr(args, "device", None) or "auto",
@@ -87,24 +90,28 @@ def open_host(
     from tui.tokenizers import tokenizer_for_preset
 
     tokenizer = tokenizer if tokenizer is not None else tokenizer_for_preset(preset)
-    base_url = choice.base_url or preset.remote_base_url
-    kind = choice.backend or ("openai" if base_url else "local")
+    remote = choice.base_url or choice.server or any(preset.remote_for(mode)[0] for mode in MODES)
+    kind = choice.backend or ("openai" if remote else "local")
     if kind == "openai":
         from tui.engine.hosts import RemoteHost
+        from tui.engine.remote import backend_for_preset
 
         if choice.adapters:
             raise UserError("--adapter loads into the local model; a server loads its adapters itself")
-        from tui.engine.remote import OpenAIBackend, RemoteConfig
-
-        if not base_url:
-            raise UserError("--backend openai needs --base-url URL (or remote_base_url in the preset)")
-        config = RemoteConfig(
-            base_url=base_url,
-            model=choice.remote_model or preset.remote_model,
-            api_key_env=preset.remote_api_key_env,
-            read_timeout_s=choice.read_timeout_s,
-        )
-        return RemoteHost(OpenAIBackend(config, tokenizer), base_url)
+        # One backend per mode: one server's two models (`serve --mode both`), two servers, or one model.
+        backends = {
+            mode: backend_for_preset(
+                preset,
+                mode,
+                tokenizer,
+                base_url=choice.base_url,
+                server=choice.server,
+                model=choice.remote_model,
+                read_timeout_s=choice.read_timeout_s,
+            )
+            for mode in modes
+        }
+        return RemoteHost(backends, next(iter(backends.values())).config.base_url)
 
     from tui.engine.hosts import PairHost
     from tui.engine.loading import LoadOptions, quantization_library

@@ -101,13 +101,14 @@ class PairHost:
 
 
 class RemoteHost:
-    """An OpenAI-compatible server (tui.engine.remote): nothing to load here, one served model for both modes
-    (the toggle still switches the template and the sampling defaults)."""
+    """OpenAI-compatible servers (tui.engine.remote): nothing to load here; one backend per mode, which may be
+    one server's two models (`stablelm-tui serve --mode both`), two servers, or one model for both modes (the
+    toggle then only switches the template and the sampling defaults)."""
 
     backend_name = "openai"
 
-    def __init__(self, backend: Any, url: str) -> None:
-        self._backend = backend
+    def __init__(self, backends: dict[Mode, Any], url: str) -> None:
+        self._backends = backends
         self.url = url
 
     def device(self) -> str:
@@ -120,10 +121,10 @@ class RemoteHost:
         return None
 
     def backend(self, mode: Mode) -> Any:
-        return self._backend
+        return self._backends[mode]
 
     def reusable_prefix(self, mode: Mode, prompt_ids: list[int]) -> int:
-        return 0  # the server's prefix cache is not visible from here
+        return 0  # the server reports its prefix-cache hits after each reply (shown as `reused`)
 
     def close(self) -> None:
         return None

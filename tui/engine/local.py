@@ -137,14 +137,14 @@ class LocalBackend:
             device = self.device
             _peak_memory_reset(device)
             settings = SamplingSettings(
-                do_sample=request.do_sample,
+                do_sample=not request.greedy,
                 temperature=request.temperature,
                 top_k=request.top_k,
                 top_p=request.top_p,
                 repetition_penalty=request.repetition_penalty,
             )
             generator: torch.Generator | None = None
-            if request.do_sample:
+            if not request.greedy:
                 generator = torch.Generator(device=device)
                 if request.seed is None:
                     generator.seed()

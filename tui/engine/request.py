@@ -17,6 +17,7 @@ class GenerationRequest:
     prompt_ids: list[int]
     max_new_tokens: int
     temperature: float = 1.0
+    """0 means greedy (the OpenAI convention), whatever do_sample says."""
     top_p: float = 1.0
     top_k: int = 0
     """0 disables top-k."""
@@ -35,14 +36,19 @@ class GenerationRequest:
     """Token sequences the reply must not contain (tui.engine.bans); honoured by the local backend. An
     OpenAI-compatible server can only ban single tokens (logit_bias), so callers refuse bans there."""
 
+    @property
+    def greedy(self) -> bool:
+        """Argmax decoding: do_sample is off or the temperature is 0."""
+        return not self.do_sample or self.temperature == 0
+
     def validate(self) -> None:
         """Raise UserError naming the bad setting."""
         if not self.prompt_ids:
             raise UserError("the prompt is empty: there must be at least one token to continue from")
         if self.max_new_tokens <= 0:
             raise UserError(f"max_new_tokens must be positive, got {self.max_new_tokens}")
-        if self.do_sample and not (self.temperature > 0 and math.isfinite(self.temperature)):
-            raise UserError(f"temperature must be a positive number when sampling, got {self.temperature}")
+        if not (self.temperature >= 0 and math.isfinite(self.temperature)):
+            raise UserError(f"temperature must be 0 (greedy) or a positive number, got {self.temperature}")
         if not 0 < self.top_p <= 1:
             raise UserError(f"top_p must be in (0, 1], got {self.top_p}")
         if self.top_k < 0:

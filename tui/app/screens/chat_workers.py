@@ -313,7 +313,12 @@ class ChatWorkers(Screen[None]):
         await view.finalize()
         stats = message.stats
         if stats is not None:
-            self.status.set(tokens_per_s=stats.tokens_per_s, ttft_s=stats.ttft_s, reused=stats.reused_tokens)
+            self.status.set(
+                tokens_per_s=stats.tokens_per_s,
+                ttft_s=stats.ttft_s,
+                reused=stats.reused_tokens,
+                counts_may_differ=getattr(stats, "prompt_as_text", False),
+            )
         if message.error:
             self.notify(message.error, title="generation", severity="error", markup=False, timeout=10)
         self._show_save_state()

@@ -26,6 +26,8 @@ class StatusInfo:
     tokens_per_s: float | None = None
     ttft_s: float | None = None
     reused: int | None = None
+    counts_may_differ: bool = False
+    """The server tokenized the prompt text itself (it rejected token ids): its counts may differ from the meter's."""
     vm: str = ""
     save_error: str = ""
 
@@ -62,6 +64,8 @@ def render_status(info: StatusInfo) -> Text:
             text.append(f" ttft {info.ttft_s:.2f}s")
         if info.reused is not None:
             text.append(f" reused {info.reused}")
+        if info.counts_may_differ:
+            text.append(" server re-tokenized: counts may differ", style="#ffd75f")
     if info.vm:
         text.append(f" │ {info.vm}", style="#d7afff")
     if info.save_error:

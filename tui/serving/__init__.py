@@ -1,0 +1,1 @@
+"""Serving a preset's models over the OpenAI API (`stablelm-tui serve`): our own engine, vLLM or transformers."""
