@@ -23,25 +23,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType, TracebackType
 from typing import Any
 
-from tui.errors import UserError
+from tui.template_sandbox import TemplateError, call_template, compile_template
 
 ROLES = ("system", "user", "assistant")
 TEMPLATE_SUFFIX = ".j2"
 HF_PREFIX = "hf:"
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _CACHE_LIMIT = 8192
-
-
-class TemplateError(UserError):
-    """A template that does not load or render; the message names the file and line."""
 
 
 def template_dirs() -> list[Path]:
@@ -80,97 +73,6 @@ def find_template(name_or_path: str) -> Path:
             return candidate
     known = ", ".join(available_templates()) or "none found"
     raise TemplateError(f"unknown template {name_or_path!r} (known: {known}; or give a path to a .j2 file)")
-
-
-def _environment() -> Any:
-    from jinja2 import StrictUndefined
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-    # No autoescape: prompts are plain text, and escaping would change what the model sees.
-    env = ImmutableSandboxedEnvironment(
-        undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True
-    )
-
-    def raise_exception(message: str) -> None:
-        raise TemplateError(f"the template refused the conversation: {message}")
-
-    env.globals["raise_exception"] = raise_exception
-    return env
-
-
-def _compile(source: str, where: str, name: str) -> Any:
-    from jinja2 import TemplateSyntaxError
-
-    env = _environment()
-    try:
-        code = env.compile(source, name=name, filename=where)
-    except TemplateSyntaxError as exc:
-        raise TemplateError(f"{where}:{exc.lineno}: {exc.message}") from None
-    return env.template_class.from_code(env, code, env.make_globals(None), None)
-
-
-def _error_line(template: Any, where: str, tb: TracebackType | None) -> int | None:
-    """The template line of the innermost frame that ran template code (Jinja maps compiled lines back)."""
-    line = None
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == where:
-            line = template.get_corresponding_lineno(tb.tb_lineno)
-        tb = tb.tb_next
-    return line
-
-
-RENDER_TIME_LIMIT_S = 2.0
-"""A template piece that renders longer than this is stopped: a user's template may loop without end."""
-
-
-class _Deadline:
-    """Raises TemplateError inside template code that runs past its time limit.
-
-    A sandboxed template can still loop for ever (nested loops over `range`); Jinja has no step limit, so a
-    line tracer on the template's own frames (and only those) checks the clock every few hundred lines.
-    """
-
-    def __init__(self, where: str, limit_s: float) -> None:
-        self.where = where
-        self.deadline = time.monotonic() + limit_s
-        self.steps = 0
-
-    def __call__(self, frame: FrameType, event: str, arg: object) -> Any:
-        if event == "call":
-            return self._line if frame.f_code.co_filename == self.where else None
-        return None
-
-    def _line(self, frame: FrameType, event: str, arg: object) -> Any:
-        self.steps += 1
-        if self.steps % 256 == 0 and time.monotonic() > self.deadline:
-            raise TemplateError(
-                f"rendering took longer than {RENDER_TIME_LIMIT_S:g} s (a loop that never ends?)"
-            )
-        return self._line
-
-
-def _call(template: Any, where: str, what: str, fn: Callable[[], Any]) -> Any:
-    """Run template code; any failure becomes a TemplateError naming file, line and the part being rendered."""
-    from jinja2 import TemplateError as JinjaError
-
-    previous = sys.gettrace()
-    sys.settrace(_Deadline(where, RENDER_TIME_LIMIT_S))
-    try:
-        return fn()
-    except TemplateError as exc:
-        line = _error_line(template, where, exc.__traceback__)
-        raise TemplateError(f"{where}:{line or '?'}: {exc}") from None
-    except RecursionError:
-        raise TemplateError(f"{where}: in {what}: the template recurses without end") from None
-    except (JinjaError, TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
-        line = _error_line(template, where, exc.__traceback__)
-        raise TemplateError(f"{where}:{line or '?'}: in {what}: {exc}") from None
-    except Exception as exc:
-        # Whatever else a user's template raises (ZeroDivisionError, OverflowError...) is its error too.
-        line = _error_line(template, where, exc.__traceback__)
-        raise TemplateError(f"{where}:{line or '?'}: in {what}: {type(exc).__name__}: {exc}") from None
-    finally:
-        sys.settrace(previous)
 
 
 class PromptTemplate:
@@ -251,8 +153,8 @@ def _string_result(value: Any, where: str, what: str) -> str:
 
 def template_from_source(source: str, name: str, where: str, path: Path | None = None) -> PromptTemplate:
     """Compile a macro-style template and check it renders every part, so errors show at load, not mid-chat."""
-    template = _compile(source, where, name)
-    module = _call(template, where, "the template body", lambda: template.module)
+    template = compile_template(source, where, name)
+    module = call_template(template, where, "the template body", lambda: template.module)
     missing = [m for m in ("header", "message", "footer") if not callable(getattr(module, m, None))]
     if missing:
         raise TemplateError(f"{where}: missing macro(s) {', '.join(missing)} (see docs/context.md)")
@@ -261,7 +163,7 @@ def template_from_source(source: str, name: str, where: str, path: Path | None =
         raise TemplateError(f"{where}: `stop` must be a list of non-empty strings, got {stop_value!r}")
 
     def piece(what: str, fn: Callable[[], Any]) -> str:
-        return _string_result(_call(template, where, what, fn), where, what)
+        return _string_result(call_template(template, where, what, fn), where, what)
 
     def header() -> str:
         return piece("header()", module.header)
@@ -350,7 +252,7 @@ def load_hf_chat_template(directory: Path, name: str | None = None) -> PromptTem
     """A model's own chat template, split into pieces by rendering growing conversations and diffing."""
     source, path, bos, eos = _hf_chat_template(directory)
     where = str(path)
-    template = _compile(source, where, name or f"{HF_PREFIX}{directory}")
+    template = compile_template(source, where, name or f"{HF_PREFIX}{directory}")
 
     def render(messages: list[dict[str, str]], generation: bool) -> str:
         variables = {
@@ -360,7 +262,9 @@ def load_hf_chat_template(directory: Path, name: str | None = None) -> PromptTem
             "eos_token": eos or "",
         }
         return _string_result(
-            _call(template, where, "the chat template", lambda: template.render(**variables)), where, "it"
+            call_template(template, where, "the chat template", lambda: template.render(**variables)),
+            where,
+            "it",
         )
 
     # A placeholder user turn first: many chat templates refuse a conversation that starts with an assistant.
@@ -474,7 +378,7 @@ def build_summary_prompt(
     """
     path = _find_task_template(template)
     where = str(path)
-    compiled = _compile(_read(path), where, path.stem)
+    compiled = compile_template(_read(path), where, path.stem)
     variables = {"text": text, "max_chars": max_chars, "language_hint": language_hint or ""}
-    rendered = _call(compiled, where, "the summary prompt", lambda: compiled.render(**variables))
+    rendered = call_template(compiled, where, "the summary prompt", lambda: compiled.render(**variables))
     return _string_result(rendered, where, "the summary prompt")

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tui.templates import RENDER_TIME_LIMIT_S, TemplateError, TemplateReloader, load_template
+from tui.template_sandbox import RENDER_TIME_LIMIT_S
+from tui.templates import TemplateError, TemplateReloader, load_template
 
 HEAD = "{%- set stop = [] -%}\n"
 REST = (

@@ -19,221 +19,21 @@ Policies (the system prompt, pinned messages and the newest user message are nev
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 
-from tui.choices import POLICIES, Policy
-from tui.context.model import (
-    ContextPlan,
-    Message,
-    Role,
-    Segment,
-    SegmentKind,
-    Status,
-    SummaryJob,
+from tui.choices import Policy
+from tui.context.build import Caches, Piece, PlanPass, describe_runs, first_exchange, index_runs
+from tui.context.model import ContextPlan, Message, Segment, SummaryJob
+from tui.context.options import (
+    DEFAULT_SUMMARY_CHUNK_TOKENS,
+    DEFAULT_SUMMARY_MAX_CHARS,
+    DEFAULT_TRIM_TO,
+    PlanOptions,
 )
-from tui.context.reply_ids import ExactIdCache, reply_ids
+from tui.context.reply_ids import reply_ids
 from tui.context.summaries import combine, summary_jobs
-from tui.context.truncate import cut_to_fit
 from tui.errors import UserError
 from tui.templates import PromptTemplate
 from tui.tokenizers import IdCache, Tokenizer
-
-DEFAULT_TRIM_TO = 0.5
-DEFAULT_SUMMARY_CHUNK_TOKENS = 512
-DEFAULT_SUMMARY_MAX_CHARS = 200
-
-
-@dataclass
-class _Piece:
-    kind: SegmentKind
-    index: int | None
-    role: Role | None
-    text: str
-    ids: tuple[int, ...]
-    protected: bool = False
-    status: Status = "kept"
-    replaces: tuple[int, ...] = ()
-    cut_chars: int = 0
-
-    @property
-    def n(self) -> int:
-        return len(self.ids)
-
-
-@dataclass
-class PlanOptions:
-    window: int
-    reserve: int
-    policy: Policy = "rolling"
-    trim_to: float = DEFAULT_TRIM_TO
-    """After an overflow, rolling/middle/summarize drop messages until usage is at most this share of the budget."""
-    summary_chunk_tokens: int = DEFAULT_SUMMARY_CHUNK_TOKENS
-    summary_max_chars: int = DEFAULT_SUMMARY_MAX_CHARS
-    origins: Mapping[str, str] = field(default_factory=dict)
-    """Where a number came from, for its error: {"reserve": "--max-new-tokens"}; default: the field's name."""
-
-    def __post_init__(self) -> None:
-        """Raise UserError naming the bad value, so callers need no checks of their own."""
-        if self.window <= 0:
-            raise UserError(f"{self._origin('window')} must be positive, got {self.window}")
-        if not 0 <= self.reserve < self.window:
-            raise UserError(
-                f"{self._origin('reserve')} must be between 0 and the window minus one ({self.window - 1}), "
-                f"got {self.reserve}"
-            )
-        if self.policy not in POLICIES:
-            raise UserError(f"unknown policy {self.policy!r} (expected one of {', '.join(POLICIES)})")
-        if not 0 < self.trim_to <= 1:
-            raise UserError(f"{self._origin('trim_to')} must be in (0, 1], got {self.trim_to}")
-        if self.summary_chunk_tokens <= 0 or self.summary_max_chars <= 0:
-            raise UserError("summary chunk size and max chars must be positive")
-
-    def _origin(self, name: str) -> str:
-        return self.origins.get(name, name)
-
-    @property
-    def budget(self) -> int:
-        return self.window - self.reserve
-
-
-@dataclass
-class _Caches:
-    ids: IdCache
-    jobs: dict[tuple[object, ...], tuple[SummaryJob, ...]] = field(default_factory=dict)
-    exact: ExactIdCache = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.exact = ExactIdCache(self.ids.tokenizer, self.ids.encode)
-
-
-def _ranges(indices: Sequence[int]) -> list[tuple[int, int]]:
-    runs: list[tuple[int, int]] = []
-    for i in sorted(indices):
-        if runs and i == runs[-1][1] + 1:
-            runs[-1] = (runs[-1][0], i)
-        else:
-            runs.append((i, i))
-    return runs
-
-
-def _describe(runs: list[tuple[int, int]]) -> str:
-    """Message ranges for people, who count from 1 (message_index in the plan counts from 0)."""
-    return ", ".join(str(a + 1) if a == b else f"{a + 1}–{b + 1}" for a, b in runs)
-
-
-class _Build:
-    """One planning pass; keeps the running total so each decision is O(1)."""
-
-    def __init__(
-        self,
-        messages: Sequence[Message],
-        draft: str,
-        tokenizer: Tokenizer,
-        template: PromptTemplate,
-        options: PlanOptions,
-        caches: _Caches,
-    ) -> None:
-        self.messages = messages
-        self.template = template
-        self.tokenizer = tokenizer
-        self.options = options
-        self.caches = caches
-        self.log: list[str] = []
-        self.draft = draft
-        encode = caches.ids.encode
-        header, footer = template.header(), template.footer()
-        self.header = _Piece("header", None, None, header, encode(header), protected=True)
-        self.footer = _Piece("footer", None, None, footer, encode(footer), protected=True)
-        self.pieces: list[_Piece] = []
-        for i, message in enumerate(messages):
-            text = template.message(message.role, message.content)
-            kind: SegmentKind = "system" if message.role == "system" else "message"
-            protected = message.role == "system" or message.pinned
-            ids = None  # exact prefix reuse: a reply keeps the ids it was sampled as (see reply_ids.py)
-            if message.ids is not None:
-                ids = caches.exact.piece(template, message.role, message.content, message.ids)
-            if ids is None:
-                ids = encode(text)
-            self.pieces.append(_Piece(kind, i, message.role, text, ids, protected=protected))
-        self.newest: _Piece | None = None
-        if draft:
-            text = template.message("user", draft)
-            self.newest = _Piece("draft", None, "user", text, encode(text), protected=True)
-            self.pieces.append(self.newest)
-        else:
-            for piece in reversed(self.pieces):
-                if piece.role == "user":
-                    self.newest = piece
-                    break
-        if self.newest is not None:
-            self.newest.protected = True
-        self.total = self.header.n + self.footer.n + sum(p.n for p in self.pieces)
-        self.summary: _Piece | None = None
-        self.marker: _Piece | None = None
-        self.reply: _Piece | None = None
-
-    def drop(self, piece: _Piece) -> None:
-        if piece.status != "dropped":
-            piece.status = "dropped"
-            self.total -= piece.n
-
-    def roll(self, order: list[_Piece], keep_from: int, extra: int = 0) -> int:
-        """Drop droppable pieces before the anchor, then (only if over budget) in one large step. Returns anchor."""
-        budget = self.options.budget - extra
-        anchor = keep_from
-        for piece in order:
-            if piece.index is not None and piece.index < keep_from:
-                self.drop(piece)
-        if self.total > budget:
-            target = int(self.options.budget * self.options.trim_to) - extra
-            for piece in order:
-                if self.total <= target:
-                    break
-                if piece.status == "dropped":
-                    continue
-                self.drop(piece)
-                if piece.index is not None:
-                    anchor = max(anchor, piece.index + 1)
-        return anchor
-
-    def truncate_newest(self) -> None:
-        newest = self.newest
-        budget = self.options.budget
-        if newest is None or self.total <= budget or newest.role is None:
-            return
-        content = self.messages[newest.index].content if newest.index is not None else self.draft
-        allowed = budget - (self.total - newest.n)
-        role = newest.role
-        encode = self.tokenizer.encode
-
-        def fits(tail: str) -> bool:
-            return len(encode(self.template.message(role, tail))) <= allowed
-
-        cut = cut_to_fit(content, fits)
-        if cut is None or cut == 0:
-            return
-        text = self.template.message(role, content[cut:])
-        ids = tuple(encode(text))
-        self.total += len(ids) - newest.n
-        newest.text, newest.ids, newest.status, newest.cut_chars = text, ids, "truncated", cut
-        what = "the draft" if newest.index is None else f"message {newest.index + 1}"  # counted from 1
-        self.log.append(f"truncated {what}: cut {cut} characters from its start to fit")
-
-
-def _first_exchange(pieces: list[_Piece]) -> list[_Piece]:
-    """The first user message (not pinned/system) and the assistant reply right after it, if any."""
-    found: list[_Piece] = []
-    for piece in pieces:
-        if piece.kind != "message":
-            continue
-        if not found:
-            if piece.role == "user":
-                found.append(piece)
-            continue
-        if piece.role == "assistant":
-            found.append(piece)
-        break
-    return [p for p in found if not p.protected]
 
 
 def _plan(
@@ -242,12 +42,12 @@ def _plan(
     tokenizer: Tokenizer,
     template: PromptTemplate,
     options: PlanOptions,
-    caches: _Caches,
+    caches: Caches,
     keep_from: int,
     summaries: Mapping[str, str],
     continue_reply: bool = False,
 ) -> ContextPlan:
-    reply: _Piece | None = None
+    reply: Piece | None = None
     if continue_reply:
         # The unfinished reply goes after the footer as it is (no template markup), so the model picks up
         # exactly where it stopped; it is counted in the budget and never dropped.
@@ -259,9 +59,9 @@ def _plan(
         sampled = messages[last].ids
         exact = reply_ids(tokenizer, content, sampled) if sampled is not None else None
         ids = exact if exact is not None else caches.ids.encode(content)
-        reply = _Piece("reply", last, "assistant", content, ids, protected=True)
+        reply = Piece("reply", last, "assistant", content, ids, protected=True)
         messages = messages[:last]
-    build = _Build(messages, draft, tokenizer, template, options, caches)
+    build = PlanPass(messages, draft, tokenizer, template, options, caches)
     if reply is not None:
         build.reply = reply
         build.total += reply.n
@@ -274,7 +74,7 @@ def _plan(
     if options.policy in ("rolling", "summarize"):
         anchor = build.roll(droppable, keep_from)
     elif options.policy == "middle":
-        first = _first_exchange(build.pieces)
+        first = first_exchange(build.pieces)
         middle = [p for p in droppable if p not in first]
         marker_cost = 0
         if template.has_marker:
@@ -287,7 +87,7 @@ def _plan(
         dropped_now = [p for p in build.pieces if p.status == "dropped"]
         if dropped_now and template.has_marker:
             text = template.marker(len(dropped_now))
-            build.marker = _Piece("marker", None, None, text, caches.ids.encode(text))
+            build.marker = Piece("marker", None, None, text, caches.ids.encode(text))
             build.total += build.marker.n
 
     if options.policy != "stop":  # stop refuses instead of cutting anything
@@ -297,7 +97,7 @@ def _plan(
     if dropped:
         indices = [p.index for p in dropped if p.index is not None]
         tokens = sum(p.n for p in dropped)
-        build.log.insert(0, f"dropped messages {_describe(_ranges(indices))}, {tokens} tokens")
+        build.log.insert(0, f"dropped messages {describe_runs(index_runs(indices))}, {tokens} tokens")
 
     if options.policy == "summarize" and dropped:
         indices = [p.index for p in dropped if p.index is not None]
@@ -322,12 +122,12 @@ def _plan(
         if combined is None:
             jobs_pending = tuple(j for j in jobs if j.key not in summaries)
             build.log.append(
-                f"summary of messages {_describe(_ranges(indices))} not ready "
+                f"summary of messages {describe_runs(index_runs(indices))} not ready "
                 f"({len(jobs) - len(jobs_pending)}/{len(jobs)} chunks); using rolling until it is"
             )
         else:
             text = template.summary(combined)
-            piece = _Piece(
+            piece = Piece(
                 "summary",
                 None,
                 None,
@@ -339,7 +139,9 @@ def _plan(
             if build.total + piece.n <= budget:
                 build.summary = piece
                 build.total += piece.n
-                build.log.append(f"summarized messages {_describe(_ranges(indices))} in {piece.n} tokens")
+                build.log.append(
+                    f"summarized messages {describe_runs(index_runs(indices))} in {piece.n} tokens"
+                )
             else:
                 build.log.append(f"the summary ({piece.n} tokens) does not fit; using rolling")
 
@@ -347,14 +149,14 @@ def _plan(
 
 
 def _assemble(
-    build: _Build,
+    build: PlanPass,
     tokenizer: Tokenizer,
     template: PromptTemplate,
     options: PlanOptions,
     anchor: int,
     jobs_pending: tuple[SummaryJob, ...],
 ) -> ContextPlan:
-    order: list[_Piece] = [build.header]
+    order: list[Piece] = [build.header]
     inserted = False
     for piece in build.pieces:
         if not inserted and piece.status == "dropped":
@@ -453,7 +255,7 @@ def plan_context(
     options = PlanOptions(
         window, reserve, policy, trim_to, summary_chunk_tokens, summary_max_chars, dict(origins or {})
     )
-    caches = _Caches(IdCache(tokenizer))
+    caches = Caches(IdCache(tokenizer))
     return _plan(
         messages, draft, tokenizer, template, options, caches, keep_from, summaries or {}, continue_reply
     )
@@ -483,7 +285,7 @@ class Planner:
         self.tokenizer = tokenizer
         self.template = template
         self.options = PlanOptions(window, reserve, policy, trim_to, summary_chunk_tokens, summary_max_chars)
-        self._caches = _Caches(id_cache if id_cache is not None else IdCache(tokenizer))
+        self._caches = Caches(id_cache if id_cache is not None else IdCache(tokenizer))
         self.anchor = 0
         """Droppable messages before this index stay out of the prompt (see ContextPlan.first_kept)."""
 
