@@ -35,9 +35,15 @@ def cmd_proxy(args: argparse.Namespace, ctx: Context) -> int:
     project = ctx.project(args.project)
     if not 1 <= args.port <= 65535:
         raise RunError(f"--port {args.port} is not a TCP port")
-    ctx.say(f"http://localhost:{args.port} reaches {args.service} as you (your gcloud login); Ctrl-C ends it.")
-    ctx.say(f"The app asks for its token: gcloud secrets versions access latest --secret={args.service}-web-token")
-    ctx.say("The first request starts an instance: the GPU attaches in seconds, the model takes longer to load.")
+    ctx.say(
+        f"http://localhost:{args.port} reaches {args.service} as you (your gcloud login); Ctrl-C ends it."
+    )
+    ctx.say(
+        f"The app asks for its token: gcloud secrets versions access latest --secret={args.service}-web-token"
+    )
+    ctx.say(
+        "The first request starts an instance: the GPU attaches in seconds, the model takes longer to load."
+    )
     return ctx.runner.interactive(commands.proxy(project, args.region, args.service, args.port))
 
 
@@ -51,14 +57,22 @@ def cmd_down(args: argparse.Namespace, ctx: Context) -> int:
         ctx.say("nothing with the stablelm-tui label in this project: nothing to delete")
         return 0
     plan: list[tuple[str, list[str]]] = []
-    plan += [(f"service {s.name} ({s.region})", commands.service_delete(project, s.region, s.name)) for s in inv.services]
-    plan += [(f"secret {s}", commands.secret_delete(project, s)) for s in inv.secrets]
-    plan += [(f"bucket gs://{b} and the weights in it", commands.bucket_delete(project, b)) for b in inv.buckets]
     plan += [
-        (f"repository {r} ({loc}) and its images", commands.repo_delete(project, loc, r)) for loc, r in inv.repositories
+        (f"service {s.name} ({s.region})", commands.service_delete(project, s.region, s.name))
+        for s in inv.services
+    ]
+    plan += [(f"secret {s}", commands.secret_delete(project, s)) for s in inv.secrets]
+    plan += [
+        (f"bucket gs://{b} and the weights in it", commands.bucket_delete(project, b)) for b in inv.buckets
+    ]
+    plan += [
+        (f"repository {r} ({loc}) and its images", commands.repo_delete(project, loc, r))
+        for loc, r in inv.repositories
     ]
     if inv.service_account:
-        plan.append((f"service account {inv.service_account}", commands.sa_delete(project, inv.service_account)))
+        plan.append(
+            (f"service account {inv.service_account}", commands.sa_delete(project, inv.service_account))
+        )
     if not (args.yes or ctx.runner.dry_run):
         listing = "".join(f"\n  - {what}" for what, _ in plan)
         if not (ctx.confirm or _ask)(f"Delete these?{listing}\n[y/N] "):
@@ -72,12 +86,19 @@ def cmd_down(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _up_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    up = sub.add_parser("up", parents=[common], help="build, upload the weights once, deploy (private, scaled to zero)")
-    up.add_argument("--preset", default=DEFAULT_PRESET, help=f"the preset the app serves (default {DEFAULT_PRESET})")
+    up = sub.add_parser(
+        "up", parents=[common], help="build, upload the weights once, deploy (private, scaled to zero)"
+    )
+    up.add_argument(
+        "--preset", default=DEFAULT_PRESET, help=f"the preset the app serves (default {DEFAULT_PRESET})"
+    )
     up.add_argument("--cpu", type=int, default=8, help="CPUs per instance, 4 to 8 (default 8)")
     up.add_argument("--memory", default="32Gi", help="memory per instance, 16Gi to 32Gi (default 32Gi)")
     up.add_argument(
-        "--timeout", type=int, default=3600, help="request timeout in seconds: a tab's longest connection (max 3600)"
+        "--timeout",
+        type=int,
+        default=3600,
+        help="request timeout in seconds: a tab's longest connection (max 3600)",
     )
     up.add_argument(
         "--idle-minutes", type=int, default=15, help="an idle tab ends its app after this long (default 15)"
@@ -89,10 +110,13 @@ def _up_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
         help="instances kept warm (default 0: scale to zero); above 0 needs --yes-keep-warm too",
     )
     up.add_argument(
-        "--yes-keep-warm", action="store_true", help="confirm --min-instances above 0 (it bills around the clock)"
+        "--yes-keep-warm",
+        action="store_true",
+        help="confirm --min-instances above 0 (it bills around the clock)",
     )
     up.add_argument(
-        "--hf-token-secret", help="Secret Manager secret with a Hugging Face token, for gated models (read by name)"
+        "--hf-token-secret",
+        help="Secret Manager secret with a Hugging Face token, for gated models (read by name)",
     )
     up.add_argument("--allow-unauthenticated", action="store_true", help=argparse.SUPPRESS)
     up.set_defaults(func=cmd_up)
@@ -106,14 +130,18 @@ def build_parser() -> argparse.ArgumentParser:
     located.add_argument(
         "--region", default=DEFAULT_REGION, help=f"one of {', '.join(L4_REGIONS)} (default {DEFAULT_REGION})"
     )
-    located.add_argument("--service", default=DEFAULT_SERVICE, help=f"service name (default {DEFAULT_SERVICE})")
+    located.add_argument(
+        "--service", default=DEFAULT_SERVICE, help=f"service name (default {DEFAULT_SERVICE})"
+    )
     parser = argparse.ArgumentParser(
         prog="cloudrun",
         description="stablelm-tui in a browser on Cloud Run with one NVIDIA L4, scaled to zero. See docs/cloudrun.md.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _up_parser(sub, argparse.ArgumentParser(add_help=False, parents=[common, located]))
-    proxy = sub.add_parser("proxy", parents=[common, located], help="open the service on localhost as yourself")
+    proxy = sub.add_parser(
+        "proxy", parents=[common, located], help="open the service on localhost as yourself"
+    )
     proxy.add_argument("--port", type=int, default=8080, help="local port (default 8080)")
     proxy.set_defaults(func=cmd_proxy)
     down = sub.add_parser("down", parents=[common], help="delete everything `up` created, in every region")

@@ -102,7 +102,15 @@ def bucket_create(n: Names) -> list[str]:
 
 
 def bucket_label(n: Names) -> list[str]:
-    return [GCLOUD, "storage", "buckets", "update", f"gs://{n.bucket}", f"--update-labels={LABELS}", _p(n.project)]
+    return [
+        GCLOUD,
+        "storage",
+        "buckets",
+        "update",
+        f"gs://{n.bucket}",
+        f"--update-labels={LABELS}",
+        _p(n.project),
+    ]
 
 
 def bucket_grant(n: Names) -> list[str]:
@@ -205,7 +213,16 @@ def deploy(spec: DeploySpec) -> list[str]:
 
 
 def service_describe(project: str, region: str, service: str) -> list[str]:
-    return [GCLOUD, "run", "services", "describe", service, f"--region={region}", _p(project), "--format=json"]
+    return [
+        GCLOUD,
+        "run",
+        "services",
+        "describe",
+        service,
+        f"--region={region}",
+        _p(project),
+        "--format=json",
+    ]
 
 
 def service_list(project: str, region: str | None = None) -> list[str]:

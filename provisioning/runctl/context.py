@@ -48,7 +48,9 @@ class Context:
         result = self.runner.run(argv, stdin)
         if result.returncode != 0:
             lines = result.stderr.strip().splitlines()
-            raise RunError(f"{what} failed: {lines[-1] if lines else 'gcloud exited ' + str(result.returncode)}")
+            raise RunError(
+                f"{what} failed: {lines[-1] if lines else 'gcloud exited ' + str(result.returncode)}"
+            )
         return result
 
     def exists(self, argv: list[str]) -> bool:

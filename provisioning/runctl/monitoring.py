@@ -7,6 +7,7 @@ honours gcloud's own override variable, CLOUDSDK_API_ENDPOINT_OVERRIDES_MONITORI
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import urllib.error
@@ -35,10 +36,8 @@ def urllib_get(url: str, token: str) -> Any:
             return json.loads(answer.read().decode("utf-8"))
     except urllib.error.HTTPError as exc:
         detail = exc.read().decode("utf-8", "replace")
-        try:
+        with contextlib.suppress(ValueError, KeyError, TypeError):
             detail = json.loads(detail)["error"]["message"]
-        except (ValueError, KeyError, TypeError):
-            pass
         raise RunError(f"Cloud Monitoring answered {exc.code}: {detail}") from None
     except (urllib.error.URLError, OSError) as exc:
         raise RunError(f"could not reach Cloud Monitoring: {exc}") from None
@@ -89,7 +88,9 @@ def instances_url(project: str, service: str, region: str, now: datetime) -> str
 def billable_url(project: str, service: str, region: str, now: datetime) -> str:
     start = now.astimezone(timezone.utc).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     period = max(60, int((now - start).total_seconds()))
-    return series_url(project, BILLABLE_TIME, service, region, start, now, period_s=period, aligner="ALIGN_SUM")
+    return series_url(
+        project, BILLABLE_TIME, service, region, start, now, period_s=period, aligner="ALIGN_SUM"
+    )
 
 
 def read_usage(get: HttpGet, token: str, project: str, service: str, region: str, now: datetime) -> Usage:

@@ -94,7 +94,9 @@ def parse_table(data: Any, where: str = "cloudrun-prices.json") -> PriceTable:
         parsed: dict[str, Any] = {}
         for key, value in parts.items():
             if key == "gpu_second":
-                parsed[key] = {g: _figure(v, f"{where}: {region}.{key}.{g}", sources) for g, v in value.items()}
+                parsed[key] = {
+                    g: _figure(v, f"{where}: {region}.{key}.{g}", sources) for g, v in value.items()
+                }
             else:
                 parsed[key] = _figure(value, f"{where}: {region}.{key}", sources)
         regions[region] = parsed

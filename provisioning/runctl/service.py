@@ -69,7 +69,7 @@ def parse_service(resource: dict[str, Any]) -> Service:
     containers = t_spec.get("containers") or [{}]
     limits = (containers[0].get("resources") or {}).get("limits") or {}
     status = resource.get("status") or {}
-    ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
+    ready: dict[str, Any] = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
     ready_text = str(ready.get("status", "Unknown"))
     if ready_text != "True" and ready.get("message"):
         ready_text += f": {ready['message']}"

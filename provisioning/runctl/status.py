@@ -31,7 +31,9 @@ class Inventory:
 
     @property
     def empty(self) -> bool:
-        return not (self.services or self.repositories or self.buckets or self.secrets or self.service_account)
+        return not (
+            self.services or self.repositories or self.buckets or self.secrets or self.service_account
+        )
 
 
 def _json_list(stdout: str) -> list[dict[str, Any]]:
@@ -104,10 +106,15 @@ def idle_billing(inv: Inventory, warm: dict[str, list[str]], public: dict[str, l
         found += [f"{svc.name}: {reason}" for reason in warm.get(svc.name, [])]
         if public.get(svc.name) or svc.invoker_check_off:
             who = ", ".join(public.get(svc.name, [])) or "anyone (invoker IAM check off)"
-            found.append(f"{svc.name}: PUBLIC ({who} may invoke it): any request from them starts a GPU instance")
+            found.append(
+                f"{svc.name}: PUBLIC ({who} may invoke it): any request from them starts a GPU instance"
+            )
     orphan = "" if inv.services else " (orphaned: no service uses it)"
     found += [f"bucket gs://{b}: the weights, per GB-month{orphan}" for b in inv.buckets]
-    found += [f"Artifact Registry repository {r} in {loc}: the image, per GB-month{orphan}" for loc, r in inv.repositories]
+    found += [
+        f"Artifact Registry repository {r} in {loc}: the image, per GB-month{orphan}"
+        for loc, r in inv.repositories
+    ]
     found += [f"secret {s}: per active version{orphan}" for s in inv.secrets]
     return found
 
@@ -115,7 +122,9 @@ def idle_billing(inv: Inventory, warm: dict[str, list[str]], public: dict[str, l
 def warm_reasons(svc: Service, revisions: list[Revision]) -> list[str]:
     reasons = []
     if svc.service_min > 0:
-        reasons.append(f"minimum instances {svc.service_min} at the service level: an L4 instance runs all the time")
+        reasons.append(
+            f"minimum instances {svc.service_min} at the service level: an L4 instance runs all the time"
+        )
     for rev in revisions:
         if rev.min_instances > 0 and rev.traffic_percent > 0:
             reasons.append(
@@ -136,9 +145,13 @@ def cmd_status(args: argparse.Namespace, ctx: Context) -> int:
     warm: dict[str, list[str]] = {}
     public: dict[str, list[str]] = {}
     for svc in inv.services:
-        listed = ctx.run_or_fail(commands.revision_list(project, svc.region, svc.name), f"listing revisions of {svc.name}")
+        listed = ctx.run_or_fail(
+            commands.revision_list(project, svc.region, svc.name), f"listing revisions of {svc.name}"
+        )
         revisions = parse_revisions(listed.stdout, svc.traffic)
-        policy = ctx.run_or_fail(commands.service_iam_policy(project, svc.region, svc.name), "reading who may invoke")
+        policy = ctx.run_or_fail(
+            commands.service_iam_policy(project, svc.region, svc.name), "reading who may invoke"
+        )
         public[svc.name] = public_members(policy.stdout)
         warm[svc.name] = warm_reasons(svc, revisions)
         for line in _service_lines(ctx, project, svc, public[svc.name]):

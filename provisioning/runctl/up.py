@@ -13,8 +13,16 @@ from runctl import commands
 from runctl.commands import DeploySpec
 from runctl.context import Context
 from runctl.errors import RunError
-from runctl.names import MAX_TIMEOUT_S, MIN_CPU, MIN_MEMORY_GIB, Names, check_project, check_region, check_service
-from runctl.names import parse_memory_gib
+from runctl.names import (
+    MAX_TIMEOUT_S,
+    MIN_CPU,
+    MIN_MEMORY_GIB,
+    Names,
+    check_project,
+    check_region,
+    check_service,
+    parse_memory_gib,
+)
 from runctl.service import parse_one, public_members
 
 MAX_CPU = 8
@@ -41,7 +49,9 @@ def check_flags(args: argparse.Namespace) -> None:
         raise RunError(f"--cpu {args.cpu}: an L4 instance takes {MIN_CPU} to {MAX_CPU} CPUs")
     memory = parse_memory_gib(args.memory)
     if not MIN_MEMORY_GIB <= memory <= MAX_MEMORY_GIB:
-        raise RunError(f"--memory {args.memory}: an L4 instance takes {MIN_MEMORY_GIB}Gi to {MAX_MEMORY_GIB}Gi")
+        raise RunError(
+            f"--memory {args.memory}: an L4 instance takes {MIN_MEMORY_GIB}Gi to {MAX_MEMORY_GIB}Gi"
+        )
     if not 1 <= args.timeout <= MAX_TIMEOUT_S:
         raise RunError(f"--timeout {args.timeout}: Cloud Run allows 1 to {MAX_TIMEOUT_S} seconds")
     if args.idle_minutes < 1:
@@ -52,13 +62,17 @@ def refuse_public_existing(ctx: Context, n: Names) -> None:
     """A service someone opened to the world is not redeployed as if nothing happened."""
     if not ctx.exists(commands.service_describe(n.project, n.region, n.service)):
         return
-    described = ctx.run_or_fail(commands.service_describe(n.project, n.region, n.service), "reading the service")
+    described = ctx.run_or_fail(
+        commands.service_describe(n.project, n.region, n.service), "reading the service"
+    )
     if parse_one(described.stdout).invoker_check_off:
         raise RunError(
             f"{n.service} has the invoker IAM check turned off (public to anyone with the URL): refusing to deploy; "
             "`provisioning/cloudrun down` removes it"
         )
-    policy = ctx.run_or_fail(commands.service_iam_policy(n.project, n.region, n.service), "reading who may invoke")
+    policy = ctx.run_or_fail(
+        commands.service_iam_policy(n.project, n.region, n.service), "reading who may invoke"
+    )
     public = public_members(policy.stdout)
     if public:
         raise RunError(
@@ -68,14 +82,18 @@ def refuse_public_existing(ctx: Context, n: Names) -> None:
         )
 
 
-def ensure(ctx: Context, describe: list[str], create: list[list[str]], what: str, stdin: str | None = None) -> bool:
+def ensure(
+    ctx: Context, describe: list[str], create: list[list[str]], what: str, stdin: str | None = None
+) -> bool:
     """Create the resource unless `describe` finds it; True when it was created."""
     if ctx.exists(describe):
         ctx.say(f"{what}: exists, kept")
         return False
     for i, argv in enumerate(create):
         ctx.run_or_fail(argv, f"creating {what}", stdin if i == 0 else None)
-    ctx.say(f"{what}: created" if not ctx.runner.dry_run else f"{what}: created when the describe above fails")
+    ctx.say(
+        f"{what}: created" if not ctx.runner.dry_run else f"{what}: created when the describe above fails"
+    )
     return True
 
 
@@ -87,7 +105,12 @@ def cmd_up(args: argparse.Namespace, ctx: Context) -> int:
     n = Names(project, args.region, args.service)
     ctx.run_or_fail(commands.enable_apis(project), "enabling the APIs")
     refuse_public_existing(ctx, n)
-    ensure(ctx, commands.repo_describe(n), [commands.repo_create(n)], f"Artifact Registry repository {n.repository}")
+    ensure(
+        ctx,
+        commands.repo_describe(n),
+        [commands.repo_create(n)],
+        f"Artifact Registry repository {n.repository}",
+    )
     ensure(ctx, commands.sa_describe(project, n.service_account), [commands.sa_create(n)],
            f"service account {n.service_account}")  # fmt: skip
     # The app token: random, made here, handed to gcloud on stdin; only Secret Manager keeps it.
@@ -104,12 +127,16 @@ def cmd_up(args: argparse.Namespace, ctx: Context) -> int:
     else:
         ctx.say(f"uploading the weights of preset {args.preset} to gs://{n.bucket} with Cloud Build (once)")
         ctx.run_or_fail(commands.build_weights(n, args.preset, args.hf_token_secret), "uploading the weights")
-    spec = DeploySpec(n, args.preset, args.cpu, args.memory, args.timeout, args.min_instances, args.idle_minutes)
+    spec = DeploySpec(
+        n, args.preset, args.cpu, args.memory, args.timeout, args.min_instances, args.idle_minutes
+    )
     ctx.run_or_fail(commands.deploy(spec), "deploying")
     hourly = ctx.price_table().instance_hourly(n.region, args.cpu, parse_memory_gib(args.memory))
     ctx.say(f"{n.service} is deployed in {n.region}: private, scaled to zero until you open it.")
     ctx.say("  open it: provisioning/cloudrun proxy   (then http://localhost:8080)")
-    ctx.say(f"  the app token: gcloud secrets versions access latest --secret={n.token_secret} --project={project}")
+    ctx.say(
+        f"  the app token: gcloud secrets versions access latest --secret={n.token_secret} --project={project}"
+    )
     ctx.say(
         f"  a running instance costs about ${hourly.usd:.2f}/h ({ctx.price_table().yen(hourly.usd)}); it stops "
         "about 15 minutes after the last tab closes. `provisioning/cloudrun status` shows what it has cost."

@@ -85,10 +85,13 @@ def monitoring_api(cloud: CloudRunFake) -> Iterator[dict[str, str]]:
     """Serves the fake Monitoring API; yields the environment that points `cloudrun` at it."""
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        def do_GET(self) -> None:
             url = urllib.parse.urlparse(self.path)
             if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-                body, code = {"error": {"code": 401, "message": "Request had invalid authentication credentials."}}, 401
+                body, code = (
+                    {"error": {"code": 401, "message": "Request had invalid authentication credentials."}},
+                    401,
+                )
             elif not url.path.startswith("/v3/projects/") or not url.path.endswith("/timeSeries"):
                 body, code = {"error": {"code": 404, "message": "not found"}}, 404
             else:

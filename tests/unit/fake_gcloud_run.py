@@ -146,7 +146,10 @@ class RunCloud:
 
     def service(self, name: str, region: str, verb: str) -> dict[str, Any]:
         for s in self.state.get("services", []):
-            if s["metadata"]["name"] == name and s["metadata"]["labels"]["cloud.googleapis.com/location"] == region:
+            if (
+                s["metadata"]["name"] == name
+                and s["metadata"]["labels"]["cloud.googleapis.com/location"] == region
+            ):
                 return dict(s)
         if verb == "describe":
             raise Failure(f"ERROR: (gcloud.run.services.describe) Cannot find service [{name}]")
@@ -189,7 +192,9 @@ class RunCloud:
         if "service-account" in f:
             email = f["service-account"]
             if not any(a["email"] == email for a in self.state.get("service_accounts", [])):
-                raise Failure(f"ERROR: (gcloud.run.{verb}) Service account {email} does not exist.")  # not verified
+                raise Failure(
+                    f"ERROR: (gcloud.run.{verb}) Service account {email} does not exist."
+                )  # not verified
             spec["serviceAccountName"] = email
         if "ingress" in f:
             meta["annotations"]["run.googleapis.com/ingress"] = f["ingress"]
@@ -205,7 +210,9 @@ class RunCloud:
             for env, ref in pairs(f["set-secrets"]).items():
                 secret, _, version = ref.partition(":")
                 if not any(s["name"].endswith(f"/secrets/{secret}") for s in self.state.get("secrets", [])):
-                    raise Failure(f"ERROR: (gcloud.run.{verb}) Secret {secret} was not found.")  # not verified
+                    raise Failure(
+                        f"ERROR: (gcloud.run.{verb}) Secret {secret} was not found."
+                    )  # not verified
                 container["env"].append(
                     {"name": env, "valueFrom": {"secretKeyRef": {"name": secret, "key": version or "latest"}}}
                 )
@@ -222,7 +229,9 @@ class RunCloud:
         if "add-volume-mount" in f:
             mount = pairs(f["add-volume-mount"])
             if not any(v["name"] == mount["volume"] for v in spec.get("volumes", [])):
-                raise Failure(f"ERROR: (gcloud.run.{verb}) Volume [{mount['volume']}] does not exist.")  # not verified
+                raise Failure(
+                    f"ERROR: (gcloud.run.{verb}) Volume [{mount['volume']}] does not exist."
+                )  # not verified
             container["volumeMounts"] = [{"name": mount["volume"], "mountPath": mount["mount-path"]}]
         self.check_gpu(svc, verb)
         self.new_revision(svc)
@@ -272,8 +281,10 @@ class RunCloud:
             svc = self.service(name, region, "deploy")
         except Failure:
             if "image" not in f:
-                raise Failure("ERROR: (gcloud.run.deploy) Requires a container image to deploy (e.g. "
-                              "`gcr.io/cloudrun/hello:latest`) if no build source is provided.") from None
+                raise Failure(
+                    "ERROR: (gcloud.run.deploy) Requires a container image to deploy (e.g. "
+                    "`gcr.io/cloudrun/hello:latest`) if no build source is provided."
+                ) from None
             svc = {
                 "apiVersion": "serving.knative.dev/v1", "kind": "Service",
                 "metadata": {"name": name, "namespace": "123456789012",
@@ -290,14 +301,20 @@ class RunCloud:
         if "no-allow-unauthenticated" in f:
             self.unbind_public(name, region)
         self.put_service(svc)
-        print(f"Service [{name}] revision [{svc['status']['latestReadyRevisionName']}] has been deployed and is "
-              f"serving 100 percent of traffic.\nService URL: {svc['status']['url']}", file=sys.stderr)
+        print(
+            f"Service [{name}] revision [{svc['status']['latestReadyRevisionName']}] has been deployed and is "
+            f"serving 100 percent of traffic.\nService URL: {svc['status']['url']}",
+            file=sys.stderr,
+        )
         return ""
 
     def put_service(self, svc: dict[str, Any]) -> None:
         key = (svc["metadata"]["name"], svc["metadata"]["labels"]["cloud.googleapis.com/location"])
-        others = [s for s in self.state.get("services", [])
-                  if (s["metadata"]["name"], s["metadata"]["labels"]["cloud.googleapis.com/location"]) != key]
+        others = [
+            s
+            for s in self.state.get("services", [])
+            if (s["metadata"]["name"], s["metadata"]["labels"]["cloud.googleapis.com/location"]) != key
+        ]
         self.state["services"] = [*others, svc]
 
     def update(self, name: str) -> str:
@@ -329,8 +346,11 @@ class RunCloud:
             s for s in self.state["services"]
             if (s["metadata"]["name"], s["metadata"]["labels"]["cloud.googleapis.com/location"]) != (name, region)
         ]  # fmt: skip
-        self.state["revisions"] = [r for r in self.state.get("revisions", [])
-                                   if r["metadata"]["labels"]["serving.knative.dev/service"] != name]
+        self.state["revisions"] = [
+            r
+            for r in self.state.get("revisions", [])
+            if r["metadata"]["labels"]["serving.knative.dev/service"] != name
+        ]
         self.state.get("run_policies", {}).pop(self.policy_key(name, region), None)
         print(f"Deleted service [{name}].", file=sys.stderr)
         return ""
@@ -359,16 +379,32 @@ class RunCloud:
             repos = self.state.setdefault("repositories", [])
             if command[2] == "create":
                 if any(r["name"] == full for r in repos):
-                    raise Failure("ERROR: (gcloud.artifacts.repositories.create) ALREADY_EXISTS: the repository "
-                                  "already exists")  # not verified
-                repos.append({"name": full, "format": f["repository-format"].upper(), "labels": pairs(f.get("labels", ""))})
+                    raise Failure(
+                        "ERROR: (gcloud.artifacts.repositories.create) ALREADY_EXISTS: the repository "
+                        "already exists"
+                    )  # not verified
+                repos.append(
+                    {
+                        "name": full,
+                        "format": f["repository-format"].upper(),
+                        "labels": pairs(f.get("labels", "")),
+                    }
+                )
                 return ""
             if command[2] == "list":
-                return out([r for r in repos if f"/locations/{location}/" in r["name"] and matches(r, f.get("filter", ""))])
+                return out(
+                    [
+                        r
+                        for r in repos
+                        if f"/locations/{location}/" in r["name"] and matches(r, f.get("filter", ""))
+                    ]
+                )
             found = [r for r in repos if r["name"] == full]
             if not found:
-                raise Failure(f"ERROR: (gcloud.artifacts.repositories.{command[2]}) NOT_FOUND: Requested entity was "
-                              "not found.")  # not verified
+                raise Failure(
+                    f"ERROR: (gcloud.artifacts.repositories.{command[2]}) NOT_FOUND: Requested entity was "
+                    "not found."
+                )  # not verified
             if command[2] == "delete":
                 self.drop("repositories", full)
                 prefix = f"{location}-docker.pkg.dev/{project}/{target}/"
@@ -384,26 +420,34 @@ class RunCloud:
             found = [s for s in self.state.get("secrets", []) if s["name"] == full]
             if command[1] == "create":
                 if found:
-                    raise Failure(f"ERROR: (gcloud.secrets.create) Resource in projects [{project}] is the subject of "
-                                  f"a conflict: Secret [{full}] already exists.")  # not verified
+                    raise Failure(
+                        f"ERROR: (gcloud.secrets.create) Resource in projects [{project}] is the subject of "
+                        f"a conflict: Secret [{full}] already exists."
+                    )  # not verified
                 if f.get("data-file") != "-":
                     raise Failure("fake gcloud: secrets are only read from stdin here", 2)
-                self.put("secrets", {"name": full, "labels": pairs(f.get("labels", "")),
-                                     "replication": {"automatic": {}}})
+                self.put(
+                    "secrets",
+                    {"name": full, "labels": pairs(f.get("labels", "")), "replication": {"automatic": {}}},
+                )
                 self.state.setdefault("secret_values", {})[target] = self.stdin
                 return ""
             if command[1] == "list":
                 return out([s for s in self.state.get("secrets", []) if matches(s, f.get("filter", ""))])
             if not found:
-                raise Failure(f"ERROR: (gcloud.secrets.{command[1]}) NOT_FOUND: Secret [{full}] not found or has no "
-                              "versions.")  # not verified
+                raise Failure(
+                    f"ERROR: (gcloud.secrets.{command[1]}) NOT_FOUND: Secret [{full}] not found or has no "
+                    "versions."
+                )  # not verified
             if command[1] == "delete":
                 self.drop("secrets", full)
                 self.state.get("secret_values", {}).pop(target, None)
                 print(f"Deleted secret [{target}].", file=sys.stderr)
                 return ""
             if command[1] == "add-iam-policy-binding":
-                self.state.setdefault("secret_policies", {}).setdefault(target, []).append([f["member"], f["role"]])
+                self.state.setdefault("secret_policies", {}).setdefault(target, []).append(
+                    [f["member"], f["role"]]
+                )
                 return ""
             return out(found[0])
         if command[0] == "iam":
@@ -411,15 +455,18 @@ class RunCloud:
             if command[2] == "create":
                 email = f"{target}@{project}.iam.gserviceaccount.com"
                 if any(a["email"] == email for a in accounts):
-                    raise Failure(f"ERROR: (gcloud.iam.service-accounts.create) Resource in projects [{project}] is "
-                                  f"the subject of a conflict: Service account {target} already exists within "
-                                  f"project projects/{project}.")  # not verified
+                    raise Failure(
+                        f"ERROR: (gcloud.iam.service-accounts.create) Resource in projects [{project}] is "
+                        f"the subject of a conflict: Service account {target} already exists within "
+                        f"project projects/{project}."
+                    )  # not verified
                 accounts.append({"email": email, "displayName": f.get("display-name", "")})
                 return ""
             found = [a for a in accounts if a["email"] == target]
             if not found:
-                raise Failure(f"ERROR: (gcloud.iam.service-accounts.{command[2]}) NOT_FOUND: Unknown service "
-                              f"account")  # not verified
+                raise Failure(
+                    f"ERROR: (gcloud.iam.service-accounts.{command[2]}) NOT_FOUND: Unknown service account"
+                )  # not verified
             if command[2] == "delete":
                 self.drop("service_accounts", target, key="email")
                 return ""
@@ -431,8 +478,12 @@ class RunCloud:
         if command == ("run", "services", "describe"):
             return out(self.service(target, f["region"], "describe"))
         if command == ("run", "services", "list"):
-            items = [s for s in self.state.get("services", []) if matches(s, f.get("filter", ""))
-                     and f.get("region") in (None, s["metadata"]["labels"]["cloud.googleapis.com/location"])]
+            items = [
+                s
+                for s in self.state.get("services", [])
+                if matches(s, f.get("filter", ""))
+                and f.get("region") in (None, s["metadata"]["labels"]["cloud.googleapis.com/location"])
+            ]
             return out(items)
         if command == ("run", "services", "delete"):
             return self.services_delete(target)
@@ -446,49 +497,72 @@ class RunCloud:
             return ""
         if command == ("run", "services", "proxy"):
             self.service(target, f["region"], "services.proxy")
-            print(f"Proxying to Cloud Run service [{target}] in project [{project}] region [{f['region']}]\n"
-                  f"http://127.0.0.1:{f.get('port', '8080')} proxies to {target}", file=sys.stderr)
+            print(
+                f"Proxying to Cloud Run service [{target}] in project [{project}] region [{f['region']}]\n"
+                f"http://127.0.0.1:{f.get('port', '8080')} proxies to {target}",
+                file=sys.stderr,
+            )
             return ""
         if command == ("run", "revisions", "list"):
-            return out([r for r in self.state.get("revisions", [])
-                        if r["metadata"]["labels"]["serving.knative.dev/service"] == f["service"]
-                        and r["metadata"]["labels"]["cloud.googleapis.com/location"] == f["region"]])
+            return out(
+                [
+                    r
+                    for r in self.state.get("revisions", [])
+                    if r["metadata"]["labels"]["serving.knative.dev/service"] == f["service"]
+                    and r["metadata"]["labels"]["cloud.googleapis.com/location"] == f["region"]
+                ]
+            )
         raise Failure(f"fake gcloud: {' '.join(command)} is not modelled", 2)
 
     def build(self, words: list[str]) -> str:
         f = self.flags
         config = Path(f["config"])
         if not config.is_file():
-            raise Failure(f"ERROR: (gcloud.builds.submit) Unable to read file [{config}]: [Errno 2] No such file or "
-                          f"directory: '{config}'")
+            raise Failure(
+                f"ERROR: (gcloud.builds.submit) Unable to read file [{config}]: [Errno 2] No such file or "
+                f"directory: '{config}'"
+            )
         subs = pairs(f.get("substitutions", ""))
         text = config.read_text()
         for key in subs:
             if "${" + key + "}" not in text and "$" + key not in text:
-                raise Failure(f"ERROR: (gcloud.builds.submit) INVALID_ARGUMENT: invalid build: key \"{key}\" in the "
-                              "substitution data is not matched in the template")
+                raise Failure(
+                    f'ERROR: (gcloud.builds.submit) INVALID_ARGUMENT: invalid build: key "{key}" in the '
+                    "substitution data is not matched in the template"
+                )
         image = subs.get("_IMAGE", "")
         if "no-source" not in f:  # the image build: it pushes to the repository
             if len(words) < 3 or not Path(words[2]).is_dir():
-                raise Failure("ERROR: (gcloud.builds.submit) Invalid value for [source]: could not find source", 2)
+                raise Failure(
+                    "ERROR: (gcloud.builds.submit) Invalid value for [source]: could not find source", 2
+                )
             location, _, rest = image.partition("-docker.pkg.dev/")
             project, repo = rest.split("/")[:2]
             full = f"projects/{project}/locations/{location}/repositories/{repo}"
             if not any(r["name"] == full for r in self.state.get("repositories", [])):
-                raise Failure(f"ERROR: (gcloud.builds.submit) build failed: name unknown: Repository \"{repo}\" not "
-                              "found")  # not verified
+                raise Failure(
+                    f'ERROR: (gcloud.builds.submit) build failed: name unknown: Repository "{repo}" not found'
+                )  # not verified
             self.state["images"] = sorted(set(self.state.get("images", [])) | {image})
             self.state.setdefault("builds", []).append({"kind": "image", "image": image})
             return ""
         if image not in self.state.get("images", []):
-            raise Failure(f"ERROR: (gcloud.builds.submit) build failed: image {image} not found")  # not verified
+            raise Failure(
+                f"ERROR: (gcloud.builds.submit) build failed: image {image} not found"
+            )  # not verified
         bucket = self.bucket(subs["_BUCKET"], "buckets.describe")
         secret = subs.get("_HF_SECRET")
-        if secret and not any(s["name"].endswith(f"/secrets/{secret}") for s in self.state.get("secrets", [])):
-            raise Failure(f"ERROR: (gcloud.builds.submit) build failed: secret {secret} not found")  # not verified
+        if secret and not any(
+            s["name"].endswith(f"/secrets/{secret}") for s in self.state.get("secrets", [])
+        ):
+            raise Failure(
+                f"ERROR: (gcloud.builds.submit) build failed: secret {secret} not found"
+            )  # not verified
         objects = self.state.setdefault("objects", {}).setdefault(bucket["name"], [])
         objects += [f"hub/models--{subs['_PRESET']}/weights.safetensors", f"complete/{subs['_PRESET']}"]
-        self.state.setdefault("builds", []).append({"kind": "weights", "preset": subs["_PRESET"], "secret": secret})
+        self.state.setdefault("builds", []).append(
+            {"kind": "weights", "preset": subs["_PRESET"], "secret": secret}
+        )
         return ""
 
     def storage(self, command: tuple[str, ...], words: list[str], out: Any) -> str:
@@ -497,8 +571,10 @@ class RunCloud:
         if command == ("storage", "buckets", "create"):
             name = url.removeprefix("gs://")
             if any(b["name"] == name for b in self.state.get("buckets", [])):
-                raise Failure("ERROR: (gcloud.storage.buckets.create) HTTPError 409: Your previous request to create "
-                              "the named bucket succeeded and you already own it.")
+                raise Failure(
+                    "ERROR: (gcloud.storage.buckets.create) HTTPError 409: Your previous request to create "
+                    "the named bucket succeeded and you already own it."
+                )
             self.put("buckets", {"name": name, "storage_url": f"gs://{name}/", "location": f["location"].upper(),
                                  "labels": {}, "uniform_bucket_level_access": "uniform-bucket-level-access" in f,
                                  "public_access_prevention": "enforced" if "public-access-prevention" in f else
@@ -521,7 +597,9 @@ class RunCloud:
             self.put("buckets", bucket)
             return ""
         if command == ("storage", "buckets", "add-iam-policy-binding"):
-            self.state.setdefault("bucket_policies", {}).setdefault(bucket["name"], []).append([f["member"], f["role"]])
+            self.state.setdefault("bucket_policies", {}).setdefault(bucket["name"], []).append(
+                [f["member"], f["role"]]
+            )
             return ""
         if command == ("storage", "rm"):
             if url.rstrip("/") != f"gs://{bucket['name']}" or "recursive" not in f:

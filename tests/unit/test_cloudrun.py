@@ -17,7 +17,9 @@ def cloud(tmp_path: Path) -> CloudRunFake:
 
 
 def flag(argv: list[str], name: str) -> str | None:
-    values = [a.split("=", 1)[1] if "=" in a else "" for a in argv if a == f"--{name}" or a.startswith(f"--{name}=")]
+    values = [
+        a.split("=", 1)[1] if "=" in a else "" for a in argv if a == f"--{name}" or a.startswith(f"--{name}=")
+    ]
     return values[-1] if values else None
 
 
@@ -32,7 +34,11 @@ def test_up_deploys_one_l4_scaled_to_zero_private_with_weights_mounted_read_only
     assert deploy[2] == "stablelm-tui"
     assert (flag(deploy, "gpu"), flag(deploy, "gpu-type")) == ("1", "nvidia-l4")
     assert flag(deploy, "no-cpu-throttling") == ""  # instance-based billing: required for a GPU
-    assert (flag(deploy, "min"), flag(deploy, "min-instances"), flag(deploy, "max-instances")) == ("0", "0", "1")
+    assert (flag(deploy, "min"), flag(deploy, "min-instances"), flag(deploy, "max-instances")) == (
+        "0",
+        "0",
+        "1",
+    )
     assert flag(deploy, "no-allow-unauthenticated") == "" and flag(deploy, "allow-unauthenticated") is None
     assert flag(deploy, "timeout") == "3600"
     assert (flag(deploy, "cpu"), flag(deploy, "memory")) == ("8", "32Gi")
@@ -65,7 +71,9 @@ def test_up_builds_with_cloud_build_and_labels_everything_it_creates(cloud: Clou
     assert state["buckets"][0]["public_access_prevention"] == "enforced"
     assert state["repositories"][0]["labels"] == {"stablelm-tui": "managed"}
     assert state["secrets"][0]["labels"] == {"stablelm-tui": "managed"}
-    assert [a["email"] for a in state["service_accounts"]] == ["stablelm-tui-run@my-project.iam.gserviceaccount.com"]
+    assert [a["email"] for a in state["service_accounts"]] == [
+        "stablelm-tui-run@my-project.iam.gserviceaccount.com"
+    ]
     assert state["services"][0]["metadata"]["labels"]["stablelm-tui"] == "managed"
 
 

@@ -57,7 +57,9 @@ def test_warm_minimums_at_the_service_and_the_revision_level_are_both_found(clou
     cloud.gcloud("run", "services", "update", "stablelm-tui", "--region=us-central1", "--min-instances=1")
     out = status(cloud)
     assert "revision stablelm-tui-00002-" in out and "keeps 1 instance(s) warm and serves 100%" in out
-    cloud.gcloud("run", "services", "update", "stablelm-tui", "--region=us-central1", "--min-instances=0", "--min=2")
+    cloud.gcloud(
+        "run", "services", "update", "stablelm-tui", "--region=us-central1", "--min-instances=0", "--min=2"
+    )
     out = status(cloud)
     assert "minimum instances 2 at the service level" in out
     assert "keeps" not in out  # the old warm revision serves no traffic any more
@@ -76,7 +78,9 @@ def test_what_the_service_left_behind_is_reported_as_orphaned(cloud: CloudRunFak
     out = status(cloud)
     assert "no Cloud Run service with our label" in out
     assert "bucket gs://my-project-stablelm-tui-weights: the weights, per GB-month (orphaned" in out
-    assert "Artifact Registry repository stablelm-tui in us-central1: the image, per GB-month (orphaned" in out
+    assert (
+        "Artifact Registry repository stablelm-tui in us-central1: the image, per GB-month (orphaned" in out
+    )
     assert "secret stablelm-tui-web-token: per active version (orphaned" in out
     assert "`provisioning/cloudrun down` removes all of it." in out
     assert cloud.cloudrun("down", "--yes").returncode == 0
@@ -98,7 +102,10 @@ def test_monitoring_refusing_the_token_is_said_in_one_line(cloud: CloudRunFake) 
 def test_the_price_table_is_dated_and_sourced() -> None:
     table = load_table()
     data = json.loads(PRICES_FILE.read_text())
-    for figure in [*data["regions"]["us-central1"]["gpu_second"].values(), data["regions"]["us-central1"]["vcpu_second"]]:
+    for figure in [
+        *data["regions"]["us-central1"]["gpu_second"].values(),
+        data["regions"]["us-central1"]["vcpu_second"],
+    ]:
         assert figure["source"] in data["sources"] and figure["read"] == "2026-12-01"
     hourly = table.instance_hourly("us-central1", 4, 16)
     assert hourly.usd == pytest.approx(0.67212 + 0.2592 + 0.1152, abs=1e-4)
