@@ -3,12 +3,17 @@ and `down` leaving nothing of what `up` created."""
 
 from __future__ import annotations
 
+import json
+import os
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from tests.unit.cloudrun_fakes import CloudRunFake
+from tests.unit.provisioning_fakes import PROVISIONING, make_fake
 
 
 @pytest.fixture
@@ -158,9 +163,7 @@ def test_the_fake_refuses_a_gpu_without_instance_based_billing_as_cloud_run_does
     assert done.returncode == 1 and "CPU to be always allocated" in done.stderr
 
 
-def subprocess_gcloud(cloud: CloudRunFake, *args: str):  # type: ignore[no-untyped-def]
-    import subprocess
-
+def subprocess_gcloud(cloud: CloudRunFake, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["gcloud", *args], capture_output=True, text=True, env=cloud.env)
 
 
@@ -214,3 +217,44 @@ def test_dry_run_prints_a_script_of_the_exact_commands_and_changes_nothing(cloud
     assert "reads a secret on its standard input (not shown)" in done.stdout
     down = cloud.cloudrun("down", "--dry-run", "--project", "my-project")
     assert down.returncode == 0 and "gcloud run services list" in down.stdout
+
+
+def test_the_image_and_the_weights_build_point_at_files_the_image_holds() -> None:
+    dockerfile = (PROVISIONING / "Dockerfile").read_text()
+    assert 'ENTRYPOINT ["/opt/stablelm-tui/provisioning/cloudrun-entry.sh"]' in dockerfile
+    assert "WORKDIR /opt/stablelm-tui" in dockerfile and "COPY . ." in dockerfile
+    assert (
+        "entrypoint: /opt/stablelm-tui/provisioning/fetch-weights.sh"
+        in (PROVISIONING / "cloudbuild-weights.yaml").read_text()
+    )
+    assert '"-f", "provisioning/Dockerfile"' in (PROVISIONING / "cloudbuild-image.yaml").read_text()
+    ignored = (PROVISIONING / "cloudrun.gcloudignore").read_text().split()
+    assert not any(
+        line.startswith(("provisioning", "tui", "prompt_template", "pyproject")) for line in ignored
+    )
+    for script in ("cloudrun-entry.sh", "fetch-weights.sh"):
+        assert (PROVISIONING / script).stat().st_mode & 0o111
+
+
+def test_fetch_weights_downloads_the_presets_hub_models_and_consumes_the_token(tmp_path: Path) -> None:
+    presets = {"p": {"tokenizer": "org/tok", "base": {"model": "org/base"}, "instruct": {"model": "./local"}}}
+    bin_dir = tmp_path / "bin"
+    make_fake(bin_dir, "stablelm-tui", f"echo '{json.dumps(presets)}'\n")
+    make_fake(bin_dir, "hf", 'echo "$* token=${HF_TOKEN:-none} cache=$HF_HUB_CACHE" >>"$WORKSPACE/hf.log"\n')
+    make_fake(bin_dir, "python", f'exec {sys.executable} "$@"\n')
+    (tmp_path / ".hf-token").write_text("hf_secret")
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "WORKSPACE": str(tmp_path)}
+    done = subprocess.run(
+        ["bash", str(PROVISIONING / "fetch-weights.sh"), "p"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    log = (tmp_path / "hf.log").read_text().splitlines()
+    assert log == [
+        f"download --quiet org/tok token=hf_secret cache={tmp_path}/hub",
+        f"download --quiet org/base token=hf_secret cache={tmp_path}/hub",
+    ]
+    assert not (tmp_path / ".hf-token").exists()
+    unknown = subprocess.run(
+        ["bash", str(PROVISIONING / "fetch-weights.sh"), "nope"], env=env, capture_output=True, text=True
+    )
+    assert unknown.returncode != 0 and "unknown preset nope" in unknown.stderr
