@@ -47,6 +47,10 @@ def cmd_proxy(args: argparse.Namespace, ctx: Context) -> int:
     return ctx.runner.interactive(commands.proxy(project, args.region, args.service, args.port))
 
 
+def _held(bucket: str) -> str:
+    return "the saved conversations and settings" if bucket.endswith("-state") else "the weights"
+
+
 def cmd_down(args: argparse.Namespace, ctx: Context) -> int:
     project = ctx.project(args.project)
     inv = inventory(ctx, project)
@@ -63,7 +67,7 @@ def cmd_down(args: argparse.Namespace, ctx: Context) -> int:
     ]
     plan += [(f"secret {s}", commands.secret_delete(project, s)) for s in inv.secrets]
     plan += [
-        (f"bucket gs://{b} and the weights in it", commands.bucket_delete(project, b)) for b in inv.buckets
+        (f"bucket gs://{b} and {_held(b)} in it", commands.bucket_delete(project, b)) for b in inv.buckets
     ]
     plan += [
         (f"repository {r} ({loc}) and its images", commands.repo_delete(project, loc, r))

@@ -28,6 +28,7 @@ APIS = (
 )
 TOKEN_ENV = "STABLELM_TUI_WEB_TOKEN"
 WEIGHTS_MOUNT = "/models"
+STATE_MOUNT = "/state"
 INVOKER = "roles/run.invoker"
 PUBLIC_MEMBERS = ("allUsers", "allAuthenticatedUsers")
 
@@ -92,30 +93,24 @@ def build_weights(n: Names, preset: str, hf_secret: str | None) -> list[str]:
 # --- Cloud Storage ----------------------------------------------------------------------------------------------
 
 
-def bucket_describe(n: Names) -> list[str]:
-    return [GCLOUD, "storage", "buckets", "describe", f"gs://{n.bucket}", _p(n.project), "--format=json"]
+def bucket_describe(n: Names, bucket: str) -> list[str]:
+    return [GCLOUD, "storage", "buckets", "describe", f"gs://{bucket}", _p(n.project), "--format=json"]
 
 
-def bucket_create(n: Names) -> list[str]:
-    return [GCLOUD, "storage", "buckets", "create", f"gs://{n.bucket}", f"--location={n.region}",
+def bucket_create(n: Names, bucket: str) -> list[str]:
+    return [GCLOUD, "storage", "buckets", "create", f"gs://{bucket}", f"--location={n.region}",
             "--uniform-bucket-level-access", "--public-access-prevention", _p(n.project)]  # fmt: skip
 
 
-def bucket_label(n: Names) -> list[str]:
-    return [
-        GCLOUD,
-        "storage",
-        "buckets",
-        "update",
-        f"gs://{n.bucket}",
-        f"--update-labels={LABELS}",
-        _p(n.project),
-    ]
+def bucket_label(n: Names, bucket: str) -> list[str]:
+    return [GCLOUD, "storage", "buckets", "update", f"gs://{bucket}", f"--update-labels={LABELS}",
+            _p(n.project)]  # fmt: skip
 
 
-def bucket_grant(n: Names) -> list[str]:
-    return [GCLOUD, "storage", "buckets", "add-iam-policy-binding", f"gs://{n.bucket}",
-            f"--member=serviceAccount:{n.service_account}", "--role=roles/storage.objectViewer",
+def bucket_grant(n: Names, bucket: str, role: str) -> list[str]:
+    """`role`: objectViewer on the weights (read-only), objectUser on the state (the app's files)."""
+    return [GCLOUD, "storage", "buckets", "add-iam-policy-binding", f"gs://{bucket}",
+            f"--member=serviceAccount:{n.service_account}", f"--role=roles/storage.{role}",
             _p(n.project)]  # fmt: skip
 
 
@@ -209,6 +204,8 @@ def deploy(spec: DeploySpec) -> list[str]:
         f"--set-env-vars={env}",
         f"--add-volume=name=weights,type=cloud-storage,bucket={n.bucket},readonly=true",
         f"--add-volume-mount=volume=weights,mount-path={WEIGHTS_MOUNT}",
+        f"--add-volume=name=state,type=cloud-storage,bucket={n.state_bucket}",
+        f"--add-volume-mount=volume=state,mount-path={STATE_MOUNT}",
     ]  # fmt: skip
 
 

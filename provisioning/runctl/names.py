@@ -82,6 +82,11 @@ class Names:
         return f"{self.project}-stablelm-tui-weights"
 
     @property
+    def state_bucket(self) -> str:
+        """The app's saved files (sessions, settings), copied there by the container (cloudrun_state.py)."""
+        return f"{self.project}-stablelm-tui-state"
+
+    @property
     def token_secret(self) -> str:
         return f"{self.service}-web-token"
 

@@ -110,7 +110,10 @@ def idle_billing(inv: Inventory, warm: dict[str, list[str]], public: dict[str, l
                 f"{svc.name}: PUBLIC ({who} may invoke it): any request from them starts a GPU instance"
             )
     orphan = "" if inv.services else " (orphaned: no service uses it)"
-    found += [f"bucket gs://{b}: the weights, per GB-month{orphan}" for b in inv.buckets]
+    found += [
+        f"bucket gs://{b}: {'the saved conversations' if b.endswith('-state') else 'the weights'}, per GB-month{orphan}"
+        for b in inv.buckets
+    ]
     found += [
         f"Artifact Registry repository {r} in {loc}: the image, per GB-month{orphan}"
         for loc, r in inv.repositories

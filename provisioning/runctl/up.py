@@ -117,9 +117,13 @@ def cmd_up(args: argparse.Namespace, ctx: Context) -> int:
     ensure(ctx, commands.secret_describe(n), [commands.secret_create(n)], f"secret {n.token_secret} (the app token)",
            stdin=secrets.token_urlsafe(32))  # fmt: skip
     ctx.run_or_fail(commands.secret_grant(n, n.token_secret), "letting the service read the app token")
-    ensure(ctx, commands.bucket_describe(n), [commands.bucket_create(n), commands.bucket_label(n)],
-           f"bucket gs://{n.bucket}")  # fmt: skip
-    ctx.run_or_fail(commands.bucket_grant(n), "letting the service read the weights")
+    for bucket, role, what in (
+        (n.bucket, "objectViewer", "read the weights"),
+        (n.state_bucket, "objectUser", "keep the app's files"),
+    ):
+        create = [commands.bucket_create(n, bucket), commands.bucket_label(n, bucket)]
+        ensure(ctx, commands.bucket_describe(n, bucket), create, f"bucket gs://{bucket}")
+        ctx.run_or_fail(commands.bucket_grant(n, bucket, role), f"letting the service {what}")
     ctx.say(f"building the image {n.image} with Cloud Build (several minutes)")
     ctx.run_or_fail(commands.build_image(n), "building the image")
     if ctx.exists(commands.weights_present(n, args.preset)):

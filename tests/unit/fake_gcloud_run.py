@@ -87,12 +87,16 @@ def command_of(words: list[str]) -> tuple[str, ...]:
     raise Failure(f"fake gcloud: `{' '.join(words)}` is not modelled", 2)
 
 
+REPEATABLE = {"add-volume", "add-volume-mount"}  # gcloud takes these more than once; kept one per line here
+
+
 def split(args: list[str]) -> tuple[list[str], dict[str, str]]:
-    words, flags = [], {}
+    words: list[str] = []
+    flags: dict[str, str] = {}
     for arg in args:
         if arg.startswith("--"):
             name, _, value = arg[2:].partition("=")
-            flags[name] = value
+            flags[name] = f"{flags[name]}\n{value}" if name in REPEATABLE and name in flags else value
         else:
             words.append(arg)
     return words, flags
@@ -216,8 +220,8 @@ class RunCloud:
                 container["env"].append(
                     {"name": env, "valueFrom": {"secretKeyRef": {"name": secret, "key": version or "latest"}}}
                 )
-        if "add-volume" in f:
-            vol = pairs(f["add-volume"])
+        for text in f["add-volume"].split("\n") if "add-volume" in f else []:
+            vol = pairs(text)
             if vol.get("type") != "cloud-storage":
                 raise Failure(f"ERROR: (gcloud.run.{verb}) volume type {vol.get('type')} is not modelled", 2)
             self.bucket(vol["bucket"], "buckets.describe")
@@ -226,13 +230,14 @@ class RunCloud:
                 "csi": {"driver": "gcsfuse.run.googleapis.com", "readOnly": vol.get("readonly") == "true",
                         "volumeAttributes": {"bucketName": vol["bucket"]}},
             }]  # fmt: skip
-        if "add-volume-mount" in f:
-            mount = pairs(f["add-volume-mount"])
+        for text in f["add-volume-mount"].split("\n") if "add-volume-mount" in f else []:
+            mount = pairs(text)
             if not any(v["name"] == mount["volume"] for v in spec.get("volumes", [])):
                 raise Failure(
                     f"ERROR: (gcloud.run.{verb}) Volume [{mount['volume']}] does not exist."
                 )  # not verified
-            container["volumeMounts"] = [{"name": mount["volume"], "mountPath": mount["mount-path"]}]
+            mounts = [m for m in container.get("volumeMounts", []) if m["name"] != mount["volume"]]
+            container["volumeMounts"] = [*mounts, {"name": mount["volume"], "mountPath": mount["mount-path"]}]
         self.check_gpu(svc, verb)
         self.new_revision(svc)
 

@@ -3,17 +3,13 @@ and `down` leaving nothing of what `up` created."""
 
 from __future__ import annotations
 
-import json
-import os
 import shlex
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.unit.cloudrun_fakes import CloudRunFake
-from tests.unit.provisioning_fakes import PROVISIONING, make_fake
 
 
 @pytest.fixture
@@ -26,6 +22,10 @@ def flag(argv: list[str], name: str) -> str | None:
         a.split("=", 1)[1] if "=" in a else "" for a in argv if a == f"--{name}" or a.startswith(f"--{name}=")
     ]
     return values[-1] if values else None
+
+
+def flags(argv: list[str], name: str) -> list[str]:
+    return [a.split("=", 1)[1] for a in argv if a.startswith(f"--{name}=")]
 
 
 def up(cloud: CloudRunFake, *args: str) -> None:
@@ -47,10 +47,14 @@ def test_up_deploys_one_l4_scaled_to_zero_private_with_weights_mounted_read_only
     assert flag(deploy, "no-allow-unauthenticated") == "" and flag(deploy, "allow-unauthenticated") is None
     assert flag(deploy, "timeout") == "3600"
     assert (flag(deploy, "cpu"), flag(deploy, "memory")) == ("8", "32Gi")
-    assert flag(deploy, "add-volume") == (
-        "name=weights,type=cloud-storage,bucket=my-project-stablelm-tui-weights,readonly=true"
-    )
-    assert flag(deploy, "add-volume-mount") == "volume=weights,mount-path=/models"
+    assert flags(deploy, "add-volume") == [
+        "name=weights,type=cloud-storage,bucket=my-project-stablelm-tui-weights,readonly=true",
+        "name=state,type=cloud-storage,bucket=my-project-stablelm-tui-state",
+    ]
+    assert flags(deploy, "add-volume-mount") == [
+        "volume=weights,mount-path=/models",
+        "volume=state,mount-path=/state",
+    ]
     assert flag(deploy, "set-secrets") == "STABLELM_TUI_WEB_TOKEN=stablelm-tui-web-token:latest"
     assert flag(deploy, "labels") == "stablelm-tui=managed"
     # What Cloud Run now holds (the fake applies the flags as the API does).
@@ -59,7 +63,8 @@ def test_up_deploys_one_l4_scaled_to_zero_private_with_weights_mounted_read_only
     assert template["metadata"]["annotations"]["autoscaling.knative.dev/minScale"] == "0"
     assert svc["metadata"]["annotations"]["run.googleapis.com/minScale"] == "0"
     assert template["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
-    assert template["spec"]["volumes"][0]["csi"]["readOnly"] is True
+    weights, state = template["spec"]["volumes"]
+    assert (weights["csi"]["readOnly"], state["csi"]["readOnly"]) == (True, False)
     assert cloud.gcloud("run", "services", "get-iam-policy", "stablelm-tui", "--region=us-central1",
                         "--format=json").stdout.count("allUsers") == 0  # fmt: skip
 
@@ -72,8 +77,18 @@ def test_up_builds_with_cloud_build_and_labels_everything_it_creates(cloud: Clou
     assert (flag(image_build, "config") or "").endswith("provisioning/cloudbuild-image.yaml")
     assert (flag(weights_build, "config") or "").endswith("provisioning/cloudbuild-weights.yaml")
     assert state["images"] == ["us-central1-docker.pkg.dev/my-project/stablelm-tui/web:latest"]
-    assert state["buckets"][0]["labels"] == {"stablelm-tui": "managed"}
-    assert state["buckets"][0]["public_access_prevention"] == "enforced"
+    assert [b["name"] for b in state["buckets"]] == [
+        "my-project-stablelm-tui-weights",
+        "my-project-stablelm-tui-state",
+    ]
+    for bucket in state["buckets"]:
+        assert (
+            bucket["labels"] == {"stablelm-tui": "managed"}
+            and bucket["public_access_prevention"] == "enforced"
+        )
+    roles = {name: [role for _, role in grants] for name, grants in state["bucket_policies"].items()}
+    assert roles == {"my-project-stablelm-tui-weights": ["roles/storage.objectViewer"],
+                     "my-project-stablelm-tui-state": ["roles/storage.objectUser"]}  # fmt: skip
     assert state["repositories"][0]["labels"] == {"stablelm-tui": "managed"}
     assert state["secrets"][0]["labels"] == {"stablelm-tui": "managed"}
     assert [a["email"] for a in state["service_accounts"]] == [
@@ -217,44 +232,3 @@ def test_dry_run_prints_a_script_of_the_exact_commands_and_changes_nothing(cloud
     assert "reads a secret on its standard input (not shown)" in done.stdout
     down = cloud.cloudrun("down", "--dry-run", "--project", "my-project")
     assert down.returncode == 0 and "gcloud run services list" in down.stdout
-
-
-def test_the_image_and_the_weights_build_point_at_files_the_image_holds() -> None:
-    dockerfile = (PROVISIONING / "Dockerfile").read_text()
-    assert 'ENTRYPOINT ["/opt/stablelm-tui/provisioning/cloudrun-entry.sh"]' in dockerfile
-    assert "WORKDIR /opt/stablelm-tui" in dockerfile and "COPY . ." in dockerfile
-    assert (
-        "entrypoint: /opt/stablelm-tui/provisioning/fetch-weights.sh"
-        in (PROVISIONING / "cloudbuild-weights.yaml").read_text()
-    )
-    assert '"-f", "provisioning/Dockerfile"' in (PROVISIONING / "cloudbuild-image.yaml").read_text()
-    ignored = (PROVISIONING / "cloudrun.gcloudignore").read_text().split()
-    assert not any(
-        line.startswith(("provisioning", "tui", "prompt_template", "pyproject")) for line in ignored
-    )
-    for script in ("cloudrun-entry.sh", "fetch-weights.sh"):
-        assert (PROVISIONING / script).stat().st_mode & 0o111
-
-
-def test_fetch_weights_downloads_the_presets_hub_models_and_consumes_the_token(tmp_path: Path) -> None:
-    presets = {"p": {"tokenizer": "org/tok", "base": {"model": "org/base"}, "instruct": {"model": "./local"}}}
-    bin_dir = tmp_path / "bin"
-    make_fake(bin_dir, "stablelm-tui", f"echo '{json.dumps(presets)}'\n")
-    make_fake(bin_dir, "hf", 'echo "$* token=${HF_TOKEN:-none} cache=$HF_HUB_CACHE" >>"$WORKSPACE/hf.log"\n')
-    make_fake(bin_dir, "python", f'exec {sys.executable} "$@"\n')
-    (tmp_path / ".hf-token").write_text("hf_secret")
-    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "WORKSPACE": str(tmp_path)}
-    done = subprocess.run(
-        ["bash", str(PROVISIONING / "fetch-weights.sh"), "p"], env=env, capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr
-    log = (tmp_path / "hf.log").read_text().splitlines()
-    assert log == [
-        f"download --quiet org/tok token=hf_secret cache={tmp_path}/hub",
-        f"download --quiet org/base token=hf_secret cache={tmp_path}/hub",
-    ]
-    assert not (tmp_path / ".hf-token").exists()
-    unknown = subprocess.run(
-        ["bash", str(PROVISIONING / "fetch-weights.sh"), "nope"], env=env, capture_output=True, text=True
-    )
-    assert unknown.returncode != 0 and "unknown preset nope" in unknown.stderr
