@@ -55,9 +55,12 @@ def cmd_down(args: argparse.Namespace, ctx: Context) -> int:
     project = ctx.project(args.project)
     inv = inventory(ctx, project)
     if ctx.runner.dry_run:
-        ctx.say("the deletions below are for what the listings above find; a real run deletes exactly that")
-        inv.services = inv.services or []
-    elif inv.empty:
+        ctx.say(
+            "a real run deletes what the listings above find: every labelled service, bucket, repository and "
+            "secret, and the service account, each with `delete ... --quiet` after one question"
+        )
+        return 0
+    if inv.empty:
         ctx.say("nothing with the stablelm-tui label in this project: nothing to delete")
         return 0
     plan: list[tuple[str, list[str]]] = []

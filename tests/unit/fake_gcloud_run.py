@@ -17,13 +17,14 @@ Error texts marked "not verified" are ones the code only relays.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
-L4_REGIONS = {"us-central1", "us-east4", "europe-west1", "europe-west4", "asia-southeast1", "asia-south1"}
+from fake_gcloud_base import Failure, matches, pairs, split
+from fake_gcloud_run_service import RunServices
+
 BOOL = {"quiet", "async"}
 COMMON = {"project", "format", "quiet", "verbosity", "filter"}
 FLAGS: dict[tuple[str, ...], set[str]] = {
@@ -74,12 +75,6 @@ FLAGS: dict[tuple[str, ...], set[str]] = {
 TOP = {"config", "auth", "services", "artifacts", "builds", "storage", "secrets", "iam", "run"}
 
 
-class Failure(Exception):
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
-        self.code = code
-
-
 def command_of(words: list[str]) -> tuple[str, ...]:
     for size in (3, 2):
         if tuple(words[:size]) in FLAGS:
@@ -87,281 +82,7 @@ def command_of(words: list[str]) -> tuple[str, ...]:
     raise Failure(f"fake gcloud: `{' '.join(words)}` is not modelled", 2)
 
 
-REPEATABLE = {"add-volume", "add-volume-mount"}  # gcloud takes these more than once; kept one per line here
-
-
-def split(args: list[str]) -> tuple[list[str], dict[str, str]]:
-    words: list[str] = []
-    flags: dict[str, str] = {}
-    for arg in args:
-        if arg.startswith("--"):
-            name, _, value = arg[2:].partition("=")
-            flags[name] = f"{flags[name]}\n{value}" if name in REPEATABLE and name in flags else value
-        else:
-            words.append(arg)
-    return words, flags
-
-
-def pairs(text: str) -> dict[str, str]:
-    return dict(p.split("=", 1) for p in text.split(",") if p)
-
-
-def matches(item: dict[str, Any], flt: str) -> bool:
-    """The label filters the code uses: `labels.K=V` or `metadata.labels.K=V`."""
-    if not flt:
-        return True
-    path, _, value = flt.partition("=")
-    node: Any = item
-    parts = path.split(".")
-    for i, part in enumerate(parts):
-        if part == "labels":  # label keys may hold dots: the rest of the path is the key
-            return str(((node or {}).get("labels") or {}).get(".".join(parts[i + 1 :]))) == value
-        node = (node or {}).get(part)
-    return str(node) == value
-
-
-class RunCloud:
-    def __init__(self, state: dict[str, Any], flags: dict[str, str], stdin: str) -> None:
-        self.state = state
-        self.flags = flags
-        self.stdin = stdin
-        self.project = flags.get("project") or state.get("project", "")
-
-    def need_project(self, name: str) -> str:
-        if not self.project:
-            raise Failure(f"ERROR: ({name}) The required property [project] is not currently set.")
-        return self.project
-
-    def bucket(self, url: str, what: str) -> dict[str, Any]:
-        name = url.removeprefix("gs://").split("/", 1)[0]
-        for b in self.state.setdefault("buckets", []):
-            if b["name"] == name:
-                return dict(b)
-        raise Failure(f"ERROR: (gcloud.storage.{what}) gs://{name} not found: 404.")
-
-    def put(self, kind: str, item: dict[str, Any], key: str = "name") -> None:
-        items = [i for i in self.state.get(kind, []) if i[key] != item[key]]
-        self.state[kind] = [*items, item]
-
-    def drop(self, kind: str, name: str, key: str = "name") -> None:
-        self.state[kind] = [i for i in self.state.get(kind, []) if i[key] != name]
-
-    # --- run -----------------------------------------------------------------------------------------------
-
-    def service(self, name: str, region: str, verb: str) -> dict[str, Any]:
-        for s in self.state.get("services", []):
-            if (
-                s["metadata"]["name"] == name
-                and s["metadata"]["labels"]["cloud.googleapis.com/location"] == region
-            ):
-                return dict(s)
-        if verb == "describe":
-            raise Failure(f"ERROR: (gcloud.run.services.describe) Cannot find service [{name}]")
-        raise Failure(f"ERROR: (gcloud.run.{verb}) Service [{name}] could not be found.")  # not verified
-
-    def apply_template(self, svc: dict[str, Any], verb: str) -> None:
-        """What deploy and update share: the flags to the revision template, then a new revision."""
-        f = self.flags
-        meta, template = svc["metadata"], svc["spec"]["template"]
-        t_ann = template["metadata"]["annotations"]
-        spec = template["spec"]
-        container = spec["containers"][0]
-        limits = container["resources"]["limits"]
-        if "image" in f:
-            image = f["image"]
-            if image not in self.state.get("images", []):
-                raise Failure(f"ERROR: (gcloud.run.{verb}) Image '{image}' not found.")
-            container["image"] = image
-        for flag, key in (("cpu", "cpu"), ("memory", "memory")):
-            if flag in f:
-                limits[key] = f[flag]
-        if "gpu" in f:
-            limits["nvidia.com/gpu"] = f["gpu"]
-        if "gpu-type" in f:
-            spec["nodeSelector"] = {"run.googleapis.com/accelerator": f["gpu-type"]}
-        if "no-gpu-zonal-redundancy" in f:
-            t_ann["run.googleapis.com/gpu-zonal-redundancy-disabled"] = "true"
-        if "no-cpu-throttling" in f:
-            t_ann["run.googleapis.com/cpu-throttling"] = "false"
-        if "cpu-throttling" in f:
-            t_ann["run.googleapis.com/cpu-throttling"] = "true"
-        if "min-instances" in f:
-            t_ann["autoscaling.knative.dev/minScale"] = f["min-instances"]
-        if "max-instances" in f:
-            t_ann["autoscaling.knative.dev/maxScale"] = f["max-instances"]
-        if "min" in f:
-            meta["annotations"]["run.googleapis.com/minScale"] = f["min"]
-        if "timeout" in f:
-            spec["timeoutSeconds"] = int(f["timeout"])
-        if "service-account" in f:
-            email = f["service-account"]
-            if not any(a["email"] == email for a in self.state.get("service_accounts", [])):
-                raise Failure(
-                    f"ERROR: (gcloud.run.{verb}) Service account {email} does not exist."
-                )  # not verified
-            spec["serviceAccountName"] = email
-        if "ingress" in f:
-            meta["annotations"]["run.googleapis.com/ingress"] = f["ingress"]
-        if "no-invoker-iam-check" in f:
-            meta["annotations"]["run.googleapis.com/invoker-iam-disabled"] = "true"
-        for key in ("labels", "update-labels"):
-            meta["labels"].update(pairs(f.get(key, "")))
-        if "set-env-vars" in f:
-            container["env"] = [e for e in container.get("env", []) if "valueFrom" in e]
-            container["env"] += [{"name": k, "value": v} for k, v in pairs(f["set-env-vars"]).items()]
-        if "set-secrets" in f:
-            container["env"] = [e for e in container.get("env", []) if "valueFrom" not in e]
-            for env, ref in pairs(f["set-secrets"]).items():
-                secret, _, version = ref.partition(":")
-                if not any(s["name"].endswith(f"/secrets/{secret}") for s in self.state.get("secrets", [])):
-                    raise Failure(
-                        f"ERROR: (gcloud.run.{verb}) Secret {secret} was not found."
-                    )  # not verified
-                container["env"].append(
-                    {"name": env, "valueFrom": {"secretKeyRef": {"name": secret, "key": version or "latest"}}}
-                )
-        for text in f["add-volume"].split("\n") if "add-volume" in f else []:
-            vol = pairs(text)
-            if vol.get("type") != "cloud-storage":
-                raise Failure(f"ERROR: (gcloud.run.{verb}) volume type {vol.get('type')} is not modelled", 2)
-            self.bucket(vol["bucket"], "buckets.describe")
-            spec["volumes"] = [v for v in spec.get("volumes", []) if v["name"] != vol["name"]] + [{
-                "name": vol["name"],
-                "csi": {"driver": "gcsfuse.run.googleapis.com", "readOnly": vol.get("readonly") == "true",
-                        "volumeAttributes": {"bucketName": vol["bucket"]}},
-            }]  # fmt: skip
-        for text in f["add-volume-mount"].split("\n") if "add-volume-mount" in f else []:
-            mount = pairs(text)
-            if not any(v["name"] == mount["volume"] for v in spec.get("volumes", [])):
-                raise Failure(
-                    f"ERROR: (gcloud.run.{verb}) Volume [{mount['volume']}] does not exist."
-                )  # not verified
-            mounts = [m for m in container.get("volumeMounts", []) if m["name"] != mount["volume"]]
-            container["volumeMounts"] = [*mounts, {"name": mount["volume"], "mountPath": mount["mount-path"]}]
-        self.check_gpu(svc, verb)
-        self.new_revision(svc)
-
-    def check_gpu(self, svc: dict[str, Any], verb: str) -> None:
-        spec = svc["spec"]["template"]["spec"]
-        limits = spec["containers"][0]["resources"]["limits"]
-        if "nvidia.com/gpu" not in limits:
-            return
-        region = svc["metadata"]["labels"]["cloud.googleapis.com/location"]
-        t_ann = svc["spec"]["template"]["metadata"]["annotations"]
-        memory = limits.get("memory", "512Mi")
-        gib = int(memory[:-2]) / (1 if memory.endswith("Gi") else 1024)
-        problems = []  # the rules of "GPU support for services"; the wording is not verified
-        if region not in L4_REGIONS:
-            problems.append(f"GPU is not supported in region {region}")
-        if t_ann.get("run.googleapis.com/cpu-throttling") != "false":
-            problems.append("GPU requires CPU to be always allocated (--no-cpu-throttling)")
-        if float(limits.get("cpu", "1")) < 4 or gib < 16:
-            problems.append("GPU requires at least 4 CPU and 16Gi of memory")
-        if problems:
-            raise Failure(f"ERROR: (gcloud.run.{verb}) spec.template.spec: {'; '.join(problems)}")
-
-    def new_revision(self, svc: dict[str, Any]) -> None:
-        name = svc["metadata"]["name"]
-        count = int(svc["metadata"].get("generation", 0)) + 1
-        svc["metadata"]["generation"] = count
-        suffix = hashlib.sha1(f"{name}{count}".encode()).hexdigest()[:3]
-        revision = f"{name}-{count:05d}-{suffix}"
-        self.state.setdefault("revisions", []).append({
-            "apiVersion": "serving.knative.dev/v1", "kind": "Revision",
-            "metadata": {"name": revision, "labels": {"serving.knative.dev/service": name,
-                         "cloud.googleapis.com/location": svc["metadata"]["labels"]["cloud.googleapis.com/location"]},
-                         "annotations": dict(svc["spec"]["template"]["metadata"]["annotations"])},
-            "spec": json.loads(json.dumps(svc["spec"]["template"]["spec"])),
-        })  # fmt: skip
-        svc["status"]["latestReadyRevisionName"] = revision
-        svc["status"]["latestCreatedRevisionName"] = revision
-        svc["status"]["traffic"] = [{"revisionName": revision, "percent": 100, "latestRevision": True}]
-        svc["status"]["conditions"] = [{"type": "Ready", "status": "True"}]
-
-    def deploy(self, name: str) -> str:
-        f = self.flags
-        region = f["region"]
-        project = self.need_project("gcloud.run.deploy")
-        try:
-            svc = self.service(name, region, "deploy")
-        except Failure:
-            if "image" not in f:
-                raise Failure(
-                    "ERROR: (gcloud.run.deploy) Requires a container image to deploy (e.g. "
-                    "`gcr.io/cloudrun/hello:latest`) if no build source is provided."
-                ) from None
-            svc = {
-                "apiVersion": "serving.knative.dev/v1", "kind": "Service",
-                "metadata": {"name": name, "namespace": "123456789012",
-                             "labels": {"cloud.googleapis.com/location": region}, "annotations": {}},
-                "spec": {"template": {"metadata": {"annotations": {}}, "spec": {
-                    "containerConcurrency": 80, "timeoutSeconds": 300,
-                    "containers": [{"image": "", "resources": {"limits": {"cpu": "1000m", "memory": "512Mi"}}}]}},
-                    "traffic": [{"percent": 100, "latestRevision": True}]},
-                "status": {"url": f"https://{name}-{hashlib.sha1(project.encode()).hexdigest()[:10]}.a.run.app"},
-            }  # fmt: skip
-        self.apply_template(svc, "deploy")
-        if "allow-unauthenticated" in f:
-            self.bind(name, region, "allUsers", "roles/run.invoker")
-        if "no-allow-unauthenticated" in f:
-            self.unbind_public(name, region)
-        self.put_service(svc)
-        print(
-            f"Service [{name}] revision [{svc['status']['latestReadyRevisionName']}] has been deployed and is "
-            f"serving 100 percent of traffic.\nService URL: {svc['status']['url']}",
-            file=sys.stderr,
-        )
-        return ""
-
-    def put_service(self, svc: dict[str, Any]) -> None:
-        key = (svc["metadata"]["name"], svc["metadata"]["labels"]["cloud.googleapis.com/location"])
-        others = [
-            s
-            for s in self.state.get("services", [])
-            if (s["metadata"]["name"], s["metadata"]["labels"]["cloud.googleapis.com/location"]) != key
-        ]
-        self.state["services"] = [*others, svc]
-
-    def update(self, name: str) -> str:
-        svc = self.service(name, self.flags["region"], "services.update")
-        self.apply_template(svc, "services.update")
-        self.put_service(svc)
-        return ""
-
-    def policy_key(self, name: str, region: str) -> str:
-        return f"{region}/{name}"
-
-    def bind(self, name: str, region: str, member: str, role: str) -> None:
-        policies = self.state.setdefault("run_policies", {})
-        bindings = policies.setdefault(self.policy_key(name, region), [])
-        for b in bindings:
-            if b["role"] == role:
-                b["members"] = sorted(set(b["members"]) | {member})
-                return
-        bindings.append({"role": role, "members": [member]})
-
-    def unbind_public(self, name: str, region: str) -> None:
-        for b in self.state.get("run_policies", {}).get(self.policy_key(name, region), []):
-            b["members"] = [m for m in b["members"] if m not in ("allUsers", "allAuthenticatedUsers")]
-
-    def services_delete(self, name: str) -> str:
-        region = self.flags["region"]
-        self.service(name, region, "services.delete")
-        self.state["services"] = [
-            s for s in self.state["services"]
-            if (s["metadata"]["name"], s["metadata"]["labels"]["cloud.googleapis.com/location"]) != (name, region)
-        ]  # fmt: skip
-        self.state["revisions"] = [
-            r
-            for r in self.state.get("revisions", [])
-            if r["metadata"]["labels"]["serving.knative.dev/service"] != name
-        ]
-        self.state.get("run_policies", {}).pop(self.policy_key(name, region), None)
-        print(f"Deleted service [{name}].", file=sys.stderr)
-        return ""
-
-    # --- the others ----------------------------------------------------------------------------------------
-
+class RunCloud(RunServices):
     def handle(self, command: tuple[str, ...], words: list[str]) -> str:
         f = self.flags
         target = words[len(command)] if len(words) > len(command) else ""
@@ -476,47 +197,8 @@ class RunCloud:
                 self.drop("service_accounts", target, key="email")
                 return ""
             return out(found[0])
-        if command == ("run", "deploy"):
-            return self.deploy(target)
-        if command == ("run", "services", "update"):
-            return self.update(target)
-        if command == ("run", "services", "describe"):
-            return out(self.service(target, f["region"], "describe"))
-        if command == ("run", "services", "list"):
-            items = [
-                s
-                for s in self.state.get("services", [])
-                if matches(s, f.get("filter", ""))
-                and f.get("region") in (None, s["metadata"]["labels"]["cloud.googleapis.com/location"])
-            ]
-            return out(items)
-        if command == ("run", "services", "delete"):
-            return self.services_delete(target)
-        if command == ("run", "services", "get-iam-policy"):
-            self.service(target, f["region"], "services.get-iam-policy")
-            bindings = self.state.get("run_policies", {}).get(self.policy_key(target, f["region"]), [])
-            return out({"bindings": [b for b in bindings if b["members"]], "etag": "BwYfake="})
-        if command == ("run", "services", "add-iam-policy-binding"):
-            self.service(target, f["region"], "services.add-iam-policy-binding")
-            self.bind(target, f["region"], f["member"], f["role"])
-            return ""
-        if command == ("run", "services", "proxy"):
-            self.service(target, f["region"], "services.proxy")
-            print(
-                f"Proxying to Cloud Run service [{target}] in project [{project}] region [{f['region']}]\n"
-                f"http://127.0.0.1:{f.get('port', '8080')} proxies to {target}",
-                file=sys.stderr,
-            )
-            return ""
-        if command == ("run", "revisions", "list"):
-            return out(
-                [
-                    r
-                    for r in self.state.get("revisions", [])
-                    if r["metadata"]["labels"]["serving.knative.dev/service"] == f["service"]
-                    and r["metadata"]["labels"]["cloud.googleapis.com/location"] == f["region"]
-                ]
-            )
+        if command[0] == "run":
+            return self.handle_run(command, target, out)
         raise Failure(f"fake gcloud: {' '.join(command)} is not modelled", 2)
 
     def build(self, words: list[str]) -> str:
