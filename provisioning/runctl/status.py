@@ -13,7 +13,7 @@ from runctl.context import Context
 from runctl.errors import RunError
 from runctl.monitoring import read_usage
 from runctl.names import L4_REGIONS, SERVICE_ACCOUNT, parse_memory_gib
-from runctl.prices import STALE_AFTER_DAYS
+from runctl.prices import HOURS_PER_MONTH, STALE_AFTER_DAYS
 from runctl.service import Revision, Service, parse_revisions, parse_services, public_members
 
 
@@ -122,7 +122,8 @@ def idle_billing(inv: Inventory, warm: dict[str, list[str]], public: dict[str, l
     return found
 
 
-def warm_reasons(svc: Service, revisions: list[Revision]) -> list[str]:
+def warm_reasons(svc: Service, revisions: list[Revision], monthly_usd: float) -> list[str]:
+    """Minimum instances that keep a GPU instance running; each costs `monthly_usd` a month at the list price."""
     reasons = []
     if svc.service_min > 0:
         reasons.append(
@@ -132,7 +133,7 @@ def warm_reasons(svc: Service, revisions: list[Revision]) -> list[str]:
         if rev.min_instances > 0 and rev.traffic_percent > 0:
             reasons.append(
                 f"revision {rev.name} keeps {rev.min_instances} instance(s) warm and serves {rev.traffic_percent}% "
-                "of the traffic"
+                f"of the traffic (≈ ${rev.min_instances * monthly_usd:,.0f} a month)"
             )
     return reasons
 
@@ -156,7 +157,9 @@ def cmd_status(args: argparse.Namespace, ctx: Context) -> int:
             commands.service_iam_policy(project, svc.region, svc.name), "reading who may invoke"
         )
         public[svc.name] = public_members(policy.stdout)
-        warm[svc.name] = warm_reasons(svc, revisions)
+        memory = parse_memory_gib(svc.memory) if svc.memory else 0.0
+        hourly = ctx.price_table().instance_hourly(svc.region, float(svc.cpu or 0), memory)
+        warm[svc.name] = warm_reasons(svc, revisions, hourly.usd * HOURS_PER_MONTH)
         for line in _service_lines(ctx, project, svc, public[svc.name]):
             ctx.say(line)
     if not inv.services:

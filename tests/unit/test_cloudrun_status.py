@@ -57,6 +57,7 @@ def test_warm_minimums_at_the_service_and_the_revision_level_are_both_found(clou
     cloud.gcloud("run", "services", "update", "stablelm-tui", "--region=us-central1", "--min-instances=1")
     out = status(cloud)
     assert "revision stablelm-tui-00002-" in out and "keeps 1 instance(s) warm and serves 100%" in out
+    assert "of the traffic (≈ $1,037 a month)" in out  # 730 h x $1.4209
     cloud.gcloud(
         "run", "services", "update", "stablelm-tui", "--region=us-central1", "--min-instances=0", "--min=2"
     )
