@@ -42,6 +42,7 @@ check: setup-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	cd provisioning && ../$(BIN)/mypy vmctl vm
+	cd provisioning && ../$(BIN)/mypy runctl cloudrun cloudrun_state.py
 	git ls-files -z '*.sh' 'provisioning/vm' 'provisioning/*' | xargs -0 -r grep -lZ '^#!.*\(ba\)\?sh' | xargs -0 -r $(BIN)/shellcheck
 
 setup: $(VENV)/.installed

@@ -327,8 +327,25 @@ class Cloud:
         return printed(entries, flags.get("format", "json"))
 
 
+def run_cloud_run_side(args: list[str]) -> str:
+    """Cloud Run, Cloud Build, Storage, Secret Manager, Artifact Registry, IAM: modelled in fake_gcloud_run."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import fake_gcloud_run
+
+    path = Path(os.environ["FAKE_GCLOUD_STATE"])
+    state = json.loads(path.read_text())
+    try:
+        out = fake_gcloud_run.run(args, state)
+    except fake_gcloud_run.Failure as exc:
+        raise GcloudError(str(exc), exc.code) from None
+    path.write_text(json.dumps(state, indent=1))
+    return out
+
+
 def run(args: list[str]) -> str:
     words, flags = split_args(args)
+    if words[:1] and words[0] != "compute" and words[0] != "ssh":
+        return run_cloud_run_side(args)
     if words[:1] == ["compute"]:
         words = words[1:]
     command = tuple(words[:2]) if words[:1] != ["ssh"] else ("ssh",)
