@@ -77,7 +77,9 @@ def launch(args: argparse.Namespace, preset: Preset) -> int:
         heartbeat=heartbeat,
     )
     idle_minutes = getattr(args, "idle_minutes", None)
-    app = ChatApp(chat, heartbeat=heartbeat, handle_signals=True, idle_s=idle_minutes * 60 if idle_minutes else None)
+    app = ChatApp(
+        chat, heartbeat=heartbeat, handle_signals=True, idle_s=idle_minutes * 60 if idle_minutes else None
+    )
     result = app.run()
     if store is not None:
         store.close()

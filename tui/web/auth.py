@@ -10,16 +10,13 @@ import hashlib
 import hmac
 import os
 import secrets
-from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
 from tui.errors import UserError
 
 TOKEN_PARAM = "token"
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
 
 def new_token() -> str:
     return secrets.token_urlsafe(24)
@@ -48,7 +45,7 @@ def request_scheme(request: web.Request) -> str:
     return forwarded if forwarded in ("http", "https") else request.scheme
 
 
-def token_middleware(token: str) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def token_middleware(token: str) -> Middleware:
     name = cookie_name(token)
 
     @web.middleware

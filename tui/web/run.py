@@ -62,7 +62,7 @@ def tab_command(plan: WebPlan, server_url: str | None) -> str:
 def browser_url(plan: WebPlan, bound_port: int) -> str:
     base = (plan.public_url or f"http://{_url_host(plan.host)}:{bound_port}").rstrip("/")
     if plan.token_env:
-        return f"{base}/?token=<the value of ${plan.token_env}>"
+        return f"{base}/?token=${plan.token_env}"  # the value stays where the user put it
     return f"{base}/?token={plan.token}"
 
 
@@ -91,7 +91,9 @@ async def _serve(plan: WebPlan) -> int:
 
     from tui.web.tabs import TabServer
 
-    local = LocalModelServer(plan.preset, plan.device) if plan.server is None and not plan.remote_urls else None
+    local = (
+        LocalModelServer(plan.preset, plan.device) if plan.server is None and not plan.remote_urls else None
+    )
     ready = local is None
     server = TabServer(
         tab_command(plan, local.url if local else plan.server),

@@ -78,7 +78,8 @@ class TabServer(Server):
     async def _wait_for_model(self, request: web.Request, handler: Any) -> web.StreamResponse:
         if not self.is_ready():
             raise web.HTTPServiceUnavailable(
-                text="the model is still loading: reload this page in a moment\n", headers={"Retry-After": "5"}
+                text="the model is still loading: reload this page in a moment\n",
+                headers={"Retry-After": "5"},
             )
         return await handler(request)
 
@@ -88,11 +89,11 @@ class TabServer(Server):
         host = request.headers.get("X-Forwarded-Host", "").split(",")[0].strip() or request.host
         return f"{request_scheme(request)}://{host}"
 
-    async def handle_index(self, request: web.Request) -> web.StreamResponse:  # type: ignore[override]
+    async def handle_index(self, request: web.Request) -> web.StreamResponse:
         # The template reads self.public_url while it renders, with no await in between, so setting it per
         # request cannot leak one request's address into another's page.
         self.public_url = self.public_url_for(request)
-        return await super().handle_index(request)  # type: ignore[no-any-return]
+        return await super().handle_index(request)
 
     async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
         """As textual-serve's own handler, with the app process registered (and nothing logged on a normal
