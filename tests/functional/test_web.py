@@ -82,18 +82,34 @@ def test_the_token_in_the_url_becomes_an_httponly_cookie_and_leaves_the_address_
     assert "Secure" not in cookie  # plain http on 127.0.0.1: a Secure cookie would never come back
     page = httpx.get(f"{web.base}/", cookies=first.cookies)
     assert page.status_code == 200
-    assert f'"ws://127.0.0.1:{web.port}/ws"' in page.text or f"ws://127.0.0.1:{web.port}/ws" in page.text
+    assert 'data-session-websocket-url="/ws"' in page.text
     assert web.token not in page.text
 
 
-def test_behind_a_tls_proxy_the_page_points_its_websocket_at_the_proxy(web: Web) -> None:
-    first = httpx.get(f"{web.base}/?token={web.token}", headers={"X-Forwarded-Proto": "https"})
+def test_behind_a_proxy_the_page_keeps_to_the_address_the_browser_used(web: Web) -> None:
+    """A TLS proxy (or `gcloud run services proxy`, which rewrites Host): the cookie becomes Secure, and the
+    page's URLs stay relative, so the browser goes back through the proxy instead of around it."""
+    proxied = {"X-Forwarded-Proto": "https", "Host": "chat-abc.a.run.app"}
+    first = httpx.get(f"{web.base}/?token={web.token}", headers=proxied)
     assert "Secure" in first.headers["set-cookie"]
-    proxied = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "chat.example.run.app"}
     secure_cookie = {cookie_name(web.token): web.token}  # httpx keeps a Secure cookie off plain http
     page = httpx.get(f"{web.base}/", cookies=secure_cookie, headers=proxied)
-    assert "wss://chat.example.run.app/ws" in page.text
-    assert f"127.0.0.1:{web.port}" not in page.text
+    assert 'data-session-websocket-url="/ws"' in page.text and 'src="/static/js/textual.js"' in page.text
+    assert "run.app" not in page.text and f"127.0.0.1:{web.port}" not in page.text
+
+
+def test_a_public_url_makes_the_page_point_there(web: Web, tmp_path: Path) -> None:
+    serve_child = web.model_servers()[0].cmdline()
+    served = f"http://127.0.0.1:{serve_child[serve_child.index('--port') + 1]}"
+    other = start_web(tmp_path, "--server", served, "--public-url", "https://chat.example.org/")
+    try:
+        assert other.url.startswith("https://chat.example.org/?token=")
+        page = httpx.get(f"{other.base}/", cookies={cookie_name(other.token): other.token})
+        assert 'data-session-websocket-url="wss://chat.example.org/ws"' in page.text
+        assert 'src="https://chat.example.org/static/js/textual.js"' in page.text
+        assert other.model_servers() == []  # it uses the running server, loading nothing itself
+    finally:
+        assert other.stop() == 0
 
 
 # -- tabs ----------------------------------------------------------------------------------------------------

@@ -1,9 +1,9 @@
 """textual-serve with a lock on the door, a page that works behind proxies, and a register of the tabs' apps.
 
 textual-serve starts one app process per browser tab (per websocket). This subclass adds three things to it:
-the token middleware (tui.web.auth) on every route; the websocket URL of the page taken from the request (or
---public-url), because textual-serve's own default is the address it listens on, which a browser behind a proxy
-or a port forward cannot reach; and a register of the app processes, so that stopping `web` saves and ends
+the token middleware (tui.web.auth) on every route; page URLs relative to the address the browser used (or
+--public-url), because textual-serve's own are absolute, built from the address it listens on, which a browser
+behind a proxy or a port forward cannot reach; and a register of the app processes, so that stopping `web` saves and ends
 every tab's app before the model server goes.
 """
 
@@ -16,11 +16,12 @@ import signal
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp_jinja2
 from aiohttp import web
 from textual_serve.app_service import AppService
 from textual_serve.server import Server, to_int
 
-from tui.web.auth import request_scheme, token_middleware
+from tui.web.auth import token_middleware
 
 log = logging.getLogger("stablelm-tui.web")
 
@@ -83,17 +84,29 @@ class TabServer(Server):
             )
         return await handler(request)
 
-    def public_url_for(self, request: web.Request) -> str:
-        if self.fixed_public_url:
-            return self.fixed_public_url.rstrip("/")
-        host = request.headers.get("X-Forwarded-Host", "").split(",")[0].strip() or request.host
-        return f"{request_scheme(request)}://{host}"
+    def page_urls(self, request: web.Request) -> tuple[str, str]:
+        """The websocket and static URLs the page uses. By default they are relative, so the browser resolves
+        them against the address it actually used: that works unchanged through `ssh -L`, a TLS proxy and
+        `gcloud run services proxy` (which rewrites Host: an address built from the request would send the
+        browser around the proxy). --public-url makes them absolute, for a proxy that serves the app under
+        another origin."""
+        path = str(request.app.router["websocket"].url_for())
+        static = str(request.app.router["static"].url_for(filename="/")).rstrip("/") + "/"
+        if not self.fixed_public_url:
+            return path, static
+        base = self.fixed_public_url.rstrip("/")
+        scheme, rest = base.split(":", 1)
+        return ("wss:" if scheme == "https" else "ws:") + rest + path, base + static
 
     async def handle_index(self, request: web.Request) -> web.StreamResponse:
-        # The template reads self.public_url while it renders, with no await in between, so setting it per
-        # request cannot leak one request's address into another's page.
-        self.public_url = self.public_url_for(request)
-        return await super().handle_index(request)
+        websocket_url, static_url = self.page_urls(request)
+        context = {
+            "font_size": to_int(request.query.get("fontsize", "16"), 16),
+            "app_websocket_url": websocket_url,
+            "config": {"static": {"url": static_url}},
+            "application": {"name": self.title},
+        }
+        return aiohttp_jinja2.render_template("app_index.html", request, context)
 
     async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
         """As textual-serve's own handler, with the app process registered (and nothing logged on a normal
