@@ -200,6 +200,15 @@ async def test_sigterm_ends_every_tab_app_and_the_model_server(tmp_path: Path, d
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
 
 
+def test_a_killed_web_takes_its_model_server_with_it(tmp_path: Path, demo_models: dict) -> None:
+    web = start_web(tmp_path)
+    server = web.model_servers()[0]
+    web.proc.kill()
+    web.proc.wait(10)
+    server.wait(30)  # psutil.TimeoutExpired if it outlives web
+    assert not server.is_running()
+
+
 # -- bad input -----------------------------------------------------------------------------------------------
 
 
