@@ -18,6 +18,7 @@ from tui.errors import UserError
 
 TOKEN_PARAM = "token"
 
+
 def new_token() -> str:
     return secrets.token_urlsafe(24)
 
