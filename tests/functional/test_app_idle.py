@@ -62,3 +62,22 @@ async def test_a_long_reply_is_not_idleness_and_is_saved_whole_before_the_app_en
     saved = store.load(cid).messages
     assert [m.content for m in saved] == ["hello", "ね" * 100] and not saved[1].partial
     store.close()
+
+
+async def test_an_app_told_to_exit_by_textual_serve_saves_the_reply_so_far_whole(tmp_path: Path) -> None:
+    """A closed browser tab: textual-serve sends "quit", Textual posts ExitApp (what App.exit does), and our
+    quit action never runs. The partial reply is saved up to its last chunk, not the last throttled write."""
+    store = SessionStore(tmp_path / "s.sqlite3")
+    slow = ScriptedHost(instruct=ScriptedBackend(chunks=["ね"] * 400, delay_s=0.01))
+    app, recorder = idle_app(slow, store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press(*"hello", "enter")
+        await wait_for(pilot, lambda: len(app.chat_screen.conversation.turns) == 2)
+        await wait_for(pilot, lambda: len(app.chat_screen.conversation.turns[1].content) > 50)
+        app.exit()
+    reply = app.chat_screen.conversation.turns[1].content
+    cid = recorder.conversation_id
+    assert cid is not None
+    saved = store.load(cid).messages[1]
+    assert saved.partial and saved.content == reply and 50 < len(reply) < 400
+    store.close()

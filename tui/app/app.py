@@ -44,6 +44,7 @@ class ChatApp(App[int]):
         does not keep a scale-to-zero instance up; None: never."""
         self._clock = clock
         self._last_activity = clock()
+        self._saved = False
 
     def on_load(self) -> None:
         self.title = "stablelm-tui"
@@ -99,7 +100,15 @@ class ChatApp(App[int]):
 
     def save_and_exit(self) -> None:
         self.chat_screen.shutdown()
+        self._saved = True
         self.exit(0)
+
+    def on_unmount(self) -> None:
+        """The app ended without our quit: textual-serve tells a tab's app to quit when the browser tab closes
+        (Textual's own ExitApp). Save what the quit would have saved: the reply so far, whole."""
+        if not self._saved:
+            self.chat_screen.shutdown()
+            self._saved = True
 
     def hang_up(self) -> None:
         """The terminal is gone. Everything is saved and the store closed first; then the process ends without
