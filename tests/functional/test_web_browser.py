@@ -110,7 +110,8 @@ def test_the_browser_chats_in_japanese_with_a_streamed_reply_and_a_moving_meter(
         before = meter_used(before_text)
 
         keys.send_keys(MESSAGE)
-        page.wait_for(lambda t: MESSAGE in t, timeout=30)
+        # The meter counts the draft as it is typed (Japanese went through the page's textarea intact).
+        typed = meter_used(page.wait_for(lambda t: MESSAGE in t and meter_used(t) > before, timeout=30))
         keys.send_keys(Keys.ENTER)
         # Streaming: the reply is seen growing across several screens before the model is done.
         seen: list[str] = []
@@ -119,13 +120,19 @@ def test_the_browser_chats_in_japanese_with_a_streamed_reply_and_a_moving_meter(
             text = page.poll()
             if not seen or text != seen[-1]:
                 seen.append(text)
-            if "generating" not in text.lower() and len(seen) > 2 and meter_used(text) > before:
-                break
+            streamed = sum("generating" in t.lower() for t in seen)
+            if streamed >= 2 and "generating" not in text.lower():
+                break  # the reply ended
             time.sleep(0.05)
         generating = [t for t in seen if "generating" in t.lower()]
         assert len(generating) >= 2, "the reply did not stream (fewer than two screens while generating)"
         after_text = seen[-1]
-        assert meter_used(after_text) > before, f"meter did not move:\n{after_text}"
+        assert meter_used(after_text) > typed, f"the reply did not move the meter:\n{after_text}"
+        lines = after_text.splitlines()
+        headers = [i for i, line in enumerate(lines) if "assistant ·" in line]
+        assert headers and lines[headers[-1] + 1].strip(), (
+            f"no reply under the assistant header:\n{after_text}"
+        )
         assert MESSAGE in after_text
         shot = tmp_path / "web.png"
         assert driver.save_screenshot(str(shot))
