@@ -200,13 +200,22 @@ async def test_sigterm_ends_every_tab_app_and_the_model_server(tmp_path: Path, d
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
 
 
-def test_a_killed_web_takes_its_model_server_with_it(tmp_path: Path, demo_models: dict) -> None:
+async def test_a_killed_web_takes_its_model_server_and_tab_apps_with_it(
+    tmp_path: Path, demo_models: dict
+) -> None:
+    """SIGKILL gives web no chance to stop anything: the kernel's parent-death signal does (tui/lifeline.py), so
+    no model stays loaded and no app waits forever behind a server that is gone."""
     web = start_web(tmp_path)
-    server = web.model_servers()[0]
-    web.proc.kill()
-    web.proc.wait(10)
-    server.wait(30)  # psutil.TimeoutExpired if it outlives web
-    assert not server.is_running()
+    async with await session_with_token(web) as session:
+        tab = await Tab.open(session, web)
+        await tab.wait_for(APP_DRAWN)
+        children = web.model_servers() + web.apps()
+        assert len(children) == 2
+        web.proc.kill()
+        web.proc.wait(10)
+        for child in children:
+            child.wait(30)  # psutil.TimeoutExpired if it outlives web
+            assert not child.is_running()
 
 
 # -- bad input -----------------------------------------------------------------------------------------------

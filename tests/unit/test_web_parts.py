@@ -3,7 +3,9 @@ machine, the per-conversation hold, and the rule that the web process never impo
 
 from __future__ import annotations
 
+import os
 import shlex
+import signal
 import subprocess
 import sys
 
@@ -11,6 +13,7 @@ import pytest
 
 from tui.chat.open_lock import try_hold
 from tui.cli import main
+from tui.lifeline import PARENT_ENV
 from tui.web.auth import cookie_name, new_token
 from tui.web.run import WebPlan, browser_url, is_loopback, tab_command
 
@@ -116,3 +119,18 @@ def test_web_refuses_bad_options_in_one_sentence(
 ) -> None:
     assert main(["web", "--preset", "demo", *args]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_an_app_whose_web_parent_is_already_gone_ends_at_once() -> None:
+    """The app was started for a web server that died before the app could ask to follow it."""
+    code = "from tui.lifeline import end_with_parent_from_env as f; f(); import time; time.sleep(30)"
+    env = {**os.environ, PARENT_ENV: "1"}  # pid 1 is never our parent here
+    result = subprocess.run([sys.executable, "-c", code], env=env, timeout=20)
+    assert result.returncode == -signal.SIGTERM
+
+
+def test_an_app_started_by_its_web_parent_keeps_running() -> None:
+    code = "from tui.lifeline import end_with_parent_from_env as f; f(); print('alive')"
+    env = {**os.environ, PARENT_ENV: str(os.getpid())}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=20)
+    assert result.returncode == 0 and result.stdout == "alive\n"

@@ -18,6 +18,9 @@ def _vm_status() -> str:
 
 
 def launch(args: argparse.Namespace, preset: Preset) -> int:
+    from tui.lifeline import end_with_parent_from_env
+
+    end_with_parent_from_env()  # a browser tab's app (stablelm-tui web): SIGTERM, so saved, if web dies
     from tui.app.app import ChatApp
     from tui.app.screens.chat import ChatScreen
     from tui.chat.conversation import Conversation

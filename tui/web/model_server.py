@@ -17,6 +17,7 @@ import urllib.request
 from dataclasses import dataclass, field
 
 from tui.errors import UserError
+from tui.lifeline import end_with_parent
 
 STOP_GRACE_S = 30.0
 
@@ -51,17 +52,6 @@ def served_models(url: str, timeout_s: float = 5.0) -> list[str]:
         return [str(m["id"]) for m in json.load(response)["data"]]
 
 
-def _end_with_parent() -> None:
-    """In the child before exec: SIGTERM it when `web` dies, even of SIGKILL, so a model never stays loaded
-    (and a GPU never stays busy) behind a web server that is gone. Linux only; elsewhere a no-op."""
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-
-    pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
-
-
 @dataclass
 class LocalModelServer:
     """`stablelm-tui serve --engine local --mode both` on 127.0.0.1: both models of the preset, so the toggle
@@ -82,8 +72,9 @@ class LocalModelServer:
         if self.preset:
             command += ["--preset", self.preset]
         # stdout carries a client preset for config.toml, of no use here; its stderr is the user's progress.
+        # It ends with web even when web is killed (tui.lifeline).
         self.process = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL, preexec_fn=_end_with_parent
+            command, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL, preexec_fn=end_with_parent
         )
 
     def ready(self) -> bool:

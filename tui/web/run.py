@@ -87,9 +87,15 @@ def serve(plan: WebPlan) -> int:
 
 
 async def _serve(plan: WebPlan) -> int:
+    import os
+
     from aiohttp import web
 
+    from tui.lifeline import PARENT_ENV
     from tui.web.tabs import TabServer
+
+    # textual-serve gives each tab's app a copy of this environment: the apps end with us even if we are killed.
+    os.environ[PARENT_ENV] = str(os.getpid())
 
     local = (
         LocalModelServer(plan.preset, plan.device) if plan.server is None and not plan.remote_urls else None
