@@ -29,12 +29,12 @@ TORCH_INDEX_ANSWERS = $(PYTHON) -c 'import sys, urllib.request; urllib.request.u
 	"$(TORCH_CPU_INDEX)/" >/dev/null 2>&1
 TORCH_CPU_SOURCE = if $(TORCH_ON_DISK); then :; elif $(TORCH_INDEX_ANSWERS); then echo "--index-url $(TORCH_CPU_INDEX)"; fi
 
-.PHONY: run test check setup setup-dev demo-model bench clean
+.PHONY: run test check setup setup-dev demo-model bench clean browser
 
 run: setup demo-model
 	$(BIN)/stablelm-tui chat --preset demo
 
-test: setup-dev demo-model
+test: setup-dev demo-model browser
 	$(BIN)/python -m pytest
 
 check: setup-dev
@@ -87,3 +87,23 @@ clean: clean-sky
 .PHONY: clean-sky
 clean-sky:
 	rm -rf $(SKY_VENV)
+
+# --- The browser for tests/functional/test_web_browser.py -------------------------------------------------------
+# Headless Chromium and its driver from the distribution (pip cannot download browsers on these machines), and CJK
+# fonts, without which the Japanese in the screenshot is boxes. apt-get runs only when a binary is missing, as root
+# or through passwordless sudo; anything else stops with a sentence saying what to run. About 3.5 min the first time.
+BROWSER_PACKAGES ?= chromium chromium-driver fonts-noto-cjk
+CHROMIUM ?= /usr/bin/chromium
+CHROMEDRIVER ?= /usr/bin/chromedriver
+CJK_FONT ?= /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+
+browser:
+	@if [ -x "$(CHROMIUM)" ] && [ -x "$(CHROMEDRIVER)" ] && [ -f "$(CJK_FONT)" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=; \
+	elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
+	else echo "make browser: $(CHROMIUM), $(CHROMEDRIVER) or the CJK fonts are missing and installing them needs root: run" \
+		"'sudo apt-get install -y $(BROWSER_PACKAGES)' once, then make test again" >&2; exit 1; fi; \
+	echo "make browser: installing $(BROWSER_PACKAGES) with apt-get (a few minutes, once)"; \
+	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(BROWSER_PACKAGES) >/dev/null || \
+	{ $$SUDO apt-get update -q >/dev/null && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(BROWSER_PACKAGES) >/dev/null; }

@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "train",
     "compare",
     "serve",
+    "web",
 )
 
 DEFAULT_COMMAND = "chat"

@@ -1,13 +1,14 @@
 """The chat application: holds the screens and routes what is not a screen's own (quit, signals, the palette).
 
 The chat itself (its widgets, workers, keys and reply lifecycle) is tui.app.screens.chat.ChatScreen, the
-default screen. The app saves through it on quit and on SIGHUP/SIGTERM, and beats the VM's idle heartbeat on
-every key.
+default screen. The app saves through it on quit, on SIGHUP/SIGTERM and after --idle-minutes without a key, and
+beats the VM's idle heartbeat on every key.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
@@ -24,12 +25,26 @@ class ChatApp(App[int]):
     # Below 110 columns the inspector replaces the chat instead of sharing the width (app.tcss).
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # noqa: RUF012  (Textual declares it mutable)
 
-    def __init__(self, chat: ChatScreen, *, heartbeat: Any = None, handle_signals: bool = False) -> None:
+    def __init__(
+        self,
+        chat: ChatScreen,
+        *,
+        heartbeat: Any = None,
+        handle_signals: bool = False,
+        idle_s: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__()
         self.chat_screen = chat
         self.heartbeat = heartbeat
         """tui.vminfo.Heartbeat: user activity keeps the VM's idle watchdog from stopping it."""
         self.handle_signals = handle_signals
+        self.idle_s = idle_s
+        """Save and quit after this long without a key (`chat --idle-minutes`), so a forgotten browser tab
+        does not keep a scale-to-zero instance up; None: never."""
+        self._clock = clock
+        self._last_activity = clock()
+        self._saved = False
 
     def on_load(self) -> None:
         self.title = "stablelm-tui"
@@ -40,11 +55,24 @@ class ChatApp(App[int]):
         await self.push_screen(self.chat_screen)
         if self.handle_signals:
             self._install_signal_handlers()
+        if self.idle_s is not None:
+            self.set_interval(min(30.0, self.idle_s / 4), self._end_if_idle)
 
     async def on_event(self, event: events.Event) -> None:
-        if self.heartbeat is not None and isinstance(event, events.Key):
-            self.heartbeat.beat()  # rate-limited inside; a no-op off the VM
+        if isinstance(event, events.Key):
+            self._last_activity = self._clock()
+            if self.heartbeat is not None:
+                self.heartbeat.beat()  # rate-limited inside; a no-op off the VM
         await super().on_event(event)
+
+    def _end_if_idle(self) -> None:
+        assert self.idle_s is not None
+        if self.chat_screen.generating:
+            # A long reply is the user waiting, not the user gone: the clock starts when it ends.
+            self._last_activity = self._clock()
+            return
+        if self._clock() - self._last_activity >= self.idle_s:
+            self.save_and_exit()
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """The command palette (ctrl+p) lists every action of the screen by name, beside Textual's own."""
@@ -72,7 +100,15 @@ class ChatApp(App[int]):
 
     def save_and_exit(self) -> None:
         self.chat_screen.shutdown()
+        self._saved = True
         self.exit(0)
+
+    def on_unmount(self) -> None:
+        """The app ended without our quit: textual-serve tells a tab's app to quit when the browser tab closes
+        (Textual's own ExitApp). Save what the quit would have saved: the reply so far, whole."""
+        if not self._saved:
+            self.chat_screen.shutdown()
+            self._saved = True
 
     def hang_up(self) -> None:
         """The terminal is gone. Everything is saved and the store closed first; then the process ends without

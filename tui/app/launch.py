@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from tui.errors import UserError
 from tui.presets import Preset
@@ -17,6 +18,9 @@ def _vm_status() -> str:
 
 
 def launch(args: argparse.Namespace, preset: Preset) -> int:
+    from tui.lifeline import end_with_parent_from_env
+
+    end_with_parent_from_env()  # a browser tab's app (stablelm-tui web): SIGTERM, so saved, if web dies
     from tui.app.app import ChatApp
     from tui.app.screens.chat import ChatScreen
     from tui.chat.conversation import Conversation
@@ -45,6 +49,9 @@ def launch(args: argparse.Namespace, preset: Preset) -> int:
         # The chat still opens; the status line says, for the whole session, that nothing is being saved.
         save_unavailable = f"sessions are not saved: {exc}"
     resume = getattr(args, "resume", None)
+    hold = None
+    if store is not None and getattr(args, "continue_last", False):
+        resume, hold = _continue_target(store, {"preset": preset.name, "mode": mode})
     if store is not None and resume is not None:
         from tui.chat.resume import restore
 
@@ -72,7 +79,30 @@ def launch(args: argparse.Namespace, preset: Preset) -> int:
         vm_status=_vm_status,
         heartbeat=heartbeat,
     )
-    result = ChatApp(chat, heartbeat=heartbeat, handle_signals=True).run()
+    idle_minutes = getattr(args, "idle_minutes", None)
+    app = ChatApp(
+        chat, heartbeat=heartbeat, handle_signals=True, idle_s=idle_minutes * 60 if idle_minutes else None
+    )
+    result = app.run()
     if store is not None:
         store.close()
+    if hold is not None:
+        hold.release()
     return int(result or 0)
+
+
+def _continue_target(store: Any, settings: dict[str, Any]) -> tuple[int, Any]:
+    """`--continue`: the newest conversation when no other app has it open, else a new one created now.
+
+    Each `web` tab runs `chat --continue`: reopening a tab resumes where it was, and a second tab opened beside
+    it gets a conversation of its own instead of writing into the first one's. The new conversation is created
+    (and held) at once, not at its first message, so a third tab cannot take it either.
+    """
+    from tui.chat.open_lock import try_hold
+
+    latest = store.latest_id()
+    if latest is not None and (hold := try_hold(latest)) is not None:
+        return latest, hold
+    fresh = store.create_conversation(settings=settings)
+    hold = try_hold(fresh)
+    return fresh, hold

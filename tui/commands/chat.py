@@ -43,11 +43,38 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="ID",
         help="reopen the last saved conversation, or the one with this id (see `stablelm-tui sessions list`)",
     )
+    parser.add_argument(
+        "--continue",
+        dest="continue_last",
+        action="store_true",
+        help="reopen the newest saved conversation unless another app has it open, else start a new one "
+        "(what each `stablelm-tui web` tab runs)",
+    )
+    parser.add_argument(
+        "--idle-minutes",
+        type=_positive_minutes,
+        metavar="N",
+        help="save and quit after N minutes without a key (a reply being written counts as activity)",
+    )
     parser.set_defaults(func=run)
+
+
+def _positive_minutes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of minutes, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 minutes, got {text}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
     from tui.app import run_app
+    from tui.errors import UserError
+
+    if args.continue_last and args.resume is not None:
+        raise UserError("--continue and --resume both choose the conversation: give one of them")
     from tui.presets import load_settings
 
     preset = load_settings().preset(args.preset)

@@ -1,0 +1,1 @@
+"""`stablelm-tui web`: textual-serve behind a token, over one model server. Never imports Textual itself."""
