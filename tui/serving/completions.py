@@ -68,6 +68,10 @@ class ServedModel:
     """Prompt plus reply, at most."""
     vocab_size: int
     eos_token_id: int | None
+    adapter: str | None = None
+    """The LoRA adapter folder this name answers with (`<model>+lora`); None: the model's own weights."""
+    parent: str | None = None
+    """For an adapter's name, the name of the model it sits on."""
 
 
 @dataclass(frozen=True)
@@ -262,7 +266,8 @@ def models_body(models: Mapping[str, ServedModel], created: int) -> dict[str, An
                 "object": "model",
                 "created": created,
                 "owned_by": "stablelm-tui",
-                "root": m.ref,
+                "root": m.adapter or m.ref,
+                "parent": m.parent,
                 "max_model_len": m.window,
             }
             for m in models.values()
