@@ -58,6 +58,14 @@ class CoreServices:
         """Make `mode` active, loading it if needed; returns the host's ToggleReport (or None)."""
         return self.host.ensure_loaded(mode, on_progress)
 
+    def adapter_on(self, mode: Mode) -> bool | None:
+        """Whether `mode`'s LoRA adapter is on (None: it has none); cheap, may be called anywhere."""
+        return self.host.adapter_on(mode)
+
+    def set_adapter(self, mode: Mode, on: bool) -> bool:
+        """Switch `mode`'s adapter in place, no reload (may wait for the model: from a worker only)."""
+        return self.host.set_adapter(mode, on)
+
     def template_name(self, mode: Mode, settings: ChatSettings) -> str:
         return settings.template or self.preset.mode(mode).template
 
