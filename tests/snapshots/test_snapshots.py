@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.widgets import Input
 
 from tests.functional.app_helpers import make_app, wait_for
 from tests.functional.scripted import ScriptedBackend, ScriptedHost
@@ -73,6 +74,10 @@ def test_settings_dialog(snap_compare: Any, size: tuple[int, int]) -> None:
     async def open_settings(pilot: Any) -> None:
         await exchange(pilot)
         await pilot.press("f3")
+        for field in app.screen.query(Input):
+            field.cursor_blink = (
+                False  # a blinking cursor made the snapshot depend on the moment it was taken
+            )
         await pilot.pause(0.1)
 
     assert snap_compare(app, terminal_size=size, run_before=open_settings)
@@ -97,6 +102,8 @@ def test_compare_view(snap_compare: Any, size: tuple[int, int]) -> None:
         await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
         await pilot.press(*"日本の首都は", "enter")
         await wait_for(pilot, lambda: app.screen.runs_done == 1)  # type: ignore[attr-defined]
+        for field in app.screen.query(Input):
+            field.cursor_blink = False
         await pilot.pause(0.2)
 
     assert snap_compare(app, terminal_size=size, run_before=compare)

@@ -178,22 +178,24 @@ class CompareScreen(Screen[None]):
         from tui.compare.live import VariantText, stream_pair
 
         panes = self._panes()
+        events = stream_pair(
+            self.core.host,
+            self.core.preset,
+            self.core.tokenizer,
+            variants,
+            message,
+            cancel,
+            seed=seed,
+            temperature=self.settings.temperature,
+            max_new_tokens=self.settings.max_new_tokens,
+        )
         try:
-            for event in stream_pair(
-                self.core.host,
-                self.core.preset,
-                self.core.tokenizer,
-                variants,
-                message,
-                cancel,
-                seed=seed,
-                temperature=self.settings.temperature,
-                max_new_tokens=self.settings.max_new_tokens,
-            ):
-                if isinstance(event, VariantText):
-                    panes[event.index].buffer.append(event.text)  # thread-safe; the timer draws it
-                else:
-                    self.post_message(CompareUpdate(event))
+            with self.core.foreground():
+                for event in events:
+                    if isinstance(event, VariantText):
+                        panes[event.index].buffer.append(event.text)  # thread-safe; the timer draws it
+                    else:
+                        self.post_message(CompareUpdate(event))
         except Exception as exc:
             self.post_message(CompareUpdate(exc))
         self.post_message(CompareUpdate(None))
