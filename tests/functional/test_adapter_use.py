@@ -12,6 +12,7 @@ import pytest
 from tests.functional.serve_helpers import Served, start_serve
 from tui.cli import build_parser, main
 from tui.engine.factory import EngineChoice
+from tui.errors import UserError
 from tui.novel.files import save_story
 from tui.novel.story import Story
 
@@ -109,3 +110,31 @@ def test_serve_refuses_an_adapter_for_a_model_it_does_not_serve(
     assert "was trained on demo:base, a different model from demo:instruct" in capsys.readouterr().err
     assert main(["serve", "--engine", "local", "--preset", "demo", "--mode", "both", "--adapter", "D"]) == 2
     assert "say which model it is for: base=D or instruct=D" in capsys.readouterr().err
+
+
+def test_an_adapter_switched_off_stays_off_when_single_residency_reloads_its_model(
+    trained_adapter: dict[str, Any],
+) -> None:
+    from tui.engine.adapters import active_adapter
+    from tui.engine.loading import LoadOptions
+    from tui.engine.residency import ModelPair
+    from tui.tokenizers import load_tokenizer
+
+    pair = ModelPair(
+        {"base": "demo:base", "instruct": "demo:instruct"},
+        load_tokenizer("demo:base"),
+        options=LoadOptions(device="cpu"),
+        residency="single",
+        adapters={"base": str(trained_adapter["dir"])},
+    )
+    assert pair.adapter_on("base") is True and pair.adapter_on("instruct") is None
+    assert pair.set_adapter("base", False) and pair.loads == 0  # chosen before the model loads: nothing loads
+    assert active_adapter(pair.backend("base").model) is None
+    pair.toggle("instruct")
+    pair.toggle("base")  # single: read from disk again, with the adapter, and switched off again
+    assert pair.loads == 3 and active_adapter(pair.backend("base").model) is None
+    assert pair.set_adapter("base", True) and not pair.set_adapter("base", True)
+    assert active_adapter(pair.backend("base").model) is not None and pair.loads == 3
+    with pytest.raises(UserError, match="the instruct model has no LoRA adapter"):
+        pair.set_adapter("instruct", True)
+    pair.close()
