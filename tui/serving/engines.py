@@ -22,10 +22,6 @@ from tui.errors import UserError
 if TYPE_CHECKING:
     from tui.presets import Mode, Preset
 
-LORA_SUFFIX = "+lora"
-"""A mode's adapter is served beside its model under the model's name plus this (vLLM serves LoRA adapters as
-models of their own too); the model's own name answers without the adapter."""
-
 EngineName = Literal["auto", "vllm", "local", "transformers"]
 ENGINES: tuple[EngineName, ...] = ("auto", "vllm", "local", "transformers")
 
@@ -44,7 +40,7 @@ class ServePlan:
     extra_args: tuple[str, ...] = ()
     """Passed through to the engine's own command line (after `--`)."""
     adapters: tuple[tuple[Mode, str], ...] = ()
-    """LoRA adapter folders per served mode, each also served as `served_name(mode) + LORA_SUFFIX`."""
+    """LoRA adapter folders per served mode, each also served as `served_name(mode) + "+lora"` (docs/training.md)."""
 
     def port_for(self, mode: Mode) -> int:
         """External engines serve one model per server: the first mode gets --port, the second the next one."""

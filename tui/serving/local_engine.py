@@ -23,8 +23,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from tui.serving.completions import ServedModel
-from tui.serving.engines import LORA_SUFFIX
+from tui.serving.completions import LORA_SUFFIX, ServedModel
 
 if TYPE_CHECKING:
     from tui.engine.events import StreamEvent
