@@ -145,7 +145,7 @@ async def test_one_megabyte_paste_stays_responsive() -> None:
 async def test_random_keys_never_kill_the_app() -> None:
     rng = random.Random(5)
     keys = [
-        "a", "あ", "enter", "escape", "ctrl+t", "ctrl+o", "ctrl+r", "ctrl+g", "ctrl+n", "f1", "f3", "f8",
+        "a", "あ", "enter", "escape", "ctrl+t", "ctrl+o", "ctrl+r", "ctrl+g", "ctrl+n", "f1", "f3", "f8", "ctrl+l", "f2",
         "up", "down", "tab", "shift+tab", "ctrl+j", "backspace", "[", "]", "f9", "pageup",
     ]  # fmt: skip
     app = make_app(ScriptedHost(instruct=ScriptedBackend(delay_s=0.002), base=ScriptedBackend(delay_s=0.002)))
