@@ -110,6 +110,17 @@ def make_private(path: Path) -> None:
     _tighten(path, directory=False)
 
 
+def make_private_tree(root: Path) -> None:
+    """Tighten a folder the app wrote through a library (PEFT's save_pretrained writes with the umask) and
+    everything under it: folders as `private_dir` does, files as `make_private` (links are left alone)."""
+    _tighten(root, directory=True)
+    for folder, dirs, files in os.walk(root):
+        for name in dirs:
+            _tighten(Path(folder, name), directory=True)
+        for name in files:
+            _tighten(Path(folder, name), directory=False)
+
+
 def create_private_file(path: Path) -> None:
     """Make sure the file `path` exists and is private: created empty as 0600 when missing, else tightened.
 

@@ -104,5 +104,11 @@ class ScriptedHost:
     def reusable_prefix(self, mode: str, prompt_ids: list[int]) -> int:
         return self.backend(mode).reusable_prefix(prompt_ids)
 
+    def adapter_on(self, mode: str) -> bool | None:
+        return None  # no adapters: the LoRA key says so, the compare view offers base against instruct
+
+    def set_adapter(self, mode: str, on: bool) -> bool:
+        raise AssertionError("the scripted host has no adapters")
+
     def close(self) -> None:
         return None

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,11 +17,14 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
-def test_keys_work_in_a_real_tmux_terminal(demo_models: dict[str, Path]) -> None:
+def test_keys_work_in_a_real_tmux_terminal(
+    demo_models: dict[str, Path], trained_adapter: dict[str, Any]
+) -> None:
     app = Path(sys.executable).with_name("stablelm-tui")
-    result = subprocess.run(
-        ["bash", str(SCRIPT), str(app)], cwd=ROOT, capture_output=True, text=True, timeout=240
-    )
+    script = ["bash", str(SCRIPT), str(app), str(trained_adapter["dir"])]
+    result = subprocess.run(script, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "FAIL" not in result.stdout
-    assert result.stdout.count("PASS") >= 14
+    assert "PASS ctrl+l turns the adapter off in place" in result.stdout
+    assert "PASS ctrl+l turns it back on" in result.stdout
+    assert result.stdout.count("PASS") >= 18

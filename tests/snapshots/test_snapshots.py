@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.widgets import Input
 
 from tests.functional.app_helpers import make_app, wait_for
 from tests.functional.scripted import ScriptedBackend, ScriptedHost
@@ -73,6 +74,36 @@ def test_settings_dialog(snap_compare: Any, size: tuple[int, int]) -> None:
     async def open_settings(pilot: Any) -> None:
         await exchange(pilot)
         await pilot.press("f3")
+        for field in app.screen.query(Input):
+            field.cursor_blink = (
+                False  # a blinking cursor made the snapshot depend on the moment it was taken
+            )
         await pilot.pause(0.1)
 
     assert snap_compare(app, terminal_size=size, run_before=open_settings)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_compare_view(snap_compare: Any, size: tuple[int, int]) -> None:
+    """The compare view (F2) after one comparison: a 'Compare' title, the variants field 'base,instruct', pane
+    A 'base' with the scripted base reply and pane B 'instruct' with the instruct reply (the `[red]` in it
+    literal), each labelled eos, its token count and speed; the message in the input below; Stop/Back and
+    Again in the key bar. At 80x24 the panes are stacked, at 120x40 side by side."""
+    host = ScriptedHost(
+        base=ScriptedBackend(chunks=["吾輩は", "猫である。"], fixed_stats=True),
+        instruct=ScriptedBackend(chunks=REPLY, fixed_stats=True),
+    )
+    app = make_app(host)
+
+    async def compare(pilot: Any) -> None:
+        from tui.app.screens.compare import CompareScreen
+
+        await pilot.press("f2")
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
+        await pilot.press(*"日本の首都は", "enter")
+        await wait_for(pilot, lambda: app.screen.runs_done == 1)  # type: ignore[attr-defined]
+        for field in app.screen.query(Input):
+            field.cursor_blink = False
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=size, run_before=compare)

@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Run the real app in a real terminal (tmux, 80x24) and drive it by keys, outside Textual's test harness.
 # Proves the keys arrive over a pty the way they do over SSH: Enter sends, ctrl+j inserts a newline, ctrl+t
-# toggles, ctrl+o opens the inspector, F1/F3 open help/settings, Esc closes, Up edits the last message, and
+# toggles, ctrl+l switches the LoRA adapter (BASE+LoRA in the status line), ctrl+o opens the inspector, F1/F3 open help/settings, Esc closes, Up edits the last message, and
 # SIGTERM saves the conversation before exiting. (Esc, kill -9 and SIGHUP while a reply streams: tests/functional/test_tmux_signals.py.)
-# Usage: tests/tmux/tui_keys.sh [path/to/stablelm-tui]   (exit 0 = every check passed)
+# Usage: tests/tmux/tui_keys.sh [path/to/stablelm-tui [BASE_ADAPTER_DIR]]   (exit 0 = every check passed)
+# With BASE_ADAPTER_DIR (an adapter `stablelm-tui train --preset demo --mode base` wrote) the chat starts with
+# `--adapter base=DIR` and ctrl+l is checked switching it off and on; without it, only its refusal is.
 set -euo pipefail
 
 APP=${1:-.venv/bin/stablelm-tui}
+ADAPTER=${2:-}
+ADAPTER_FLAG=""
+if [[ -n $ADAPTER ]]; then ADAPTER_FLAG="--adapter 'base=$ADAPTER'"; fi
 SESSION="stui-keys-$$"
 WORK=$(mktemp -d)
 export STABLELM_TUI_DATA_DIR="$WORK/data" STABLELM_TUI_CONFIG_DIR="$WORK/config"
@@ -38,7 +43,7 @@ check() {
 
 tmux new-session -d -s "$SESSION" -x 80 -y 24 \
     "STABLELM_TUI_DATA_DIR='$STABLELM_TUI_DATA_DIR' STABLELM_TUI_CONFIG_DIR='$STABLELM_TUI_CONFIG_DIR' \
-     '$APP' chat --preset demo; echo \"APP-EXIT \$?\"; sleep 30"
+     '$APP' chat --preset demo $ADAPTER_FLAG; echo \"APP-EXIT \$?\"; sleep 30"
 check "starts and loads the demo model" wait_for "ready" 90
 
 tmux send-keys -t "$SESSION" "first line"
@@ -50,8 +55,18 @@ check "Enter sends; the reply is labelled INSTRUCT" wait_for "assistant · INSTR
 check "the message kept its two lines" bash -c "tmux -S $WORK/tmux.sock capture-pane -p -t $SESSION | grep -A1 -F 'first line' | grep -qF 'second line'"
 wait_for "ready" 60 || true
 
+tmux send-keys -t "$SESSION" C-l
+check "ctrl+l on a model without an adapter says so" wait_for "has no LoRA" 10
 tmux send-keys -t "$SESSION" C-t
-check "ctrl+t switches to BASE" wait_for " BASE " 30
+check "ctrl+t switches to BASE" wait_for " BASE" 30
+if [[ -n $ADAPTER ]]; then
+    check "the base model's adapter shows as BASE+LoRA" wait_for " BASE+LoRA  demo" 30
+    wait_for "ready" 60 || true
+    tmux send-keys -t "$SESSION" C-l
+    check "ctrl+l turns the adapter off in place" wait_for " BASE  demo" 20
+    tmux send-keys -t "$SESSION" C-l
+    check "ctrl+l turns it back on" wait_for " BASE+LoRA  demo" 20
+fi
 tmux send-keys -t "$SESSION" C-t
 check "ctrl+t switches back to INSTRUCT" wait_for " INSTRUCT " 30
 

@@ -18,6 +18,7 @@ from tui.paths import (
     create_private_file,
     data_dir,
     make_private,
+    make_private_tree,
     private_data_dir,
     private_dir,
     write_private_file,
@@ -88,6 +89,23 @@ def test_private_files_are_0600_when_new_and_tightened_when_old(tmp_path: Path, 
     make_private(readonly)
     assert mode(readonly) == 0o400
     make_private(tmp_path / "missing")  # nothing to do, no error
+
+
+def test_a_tree_a_library_wrote_is_tightened_folders_files_and_all_but_links(
+    tmp_path: Path, open_umask: None
+) -> None:
+    root = tmp_path / "adapter"
+    (root / "sub").mkdir(parents=True)
+    (root / "adapter_model.safetensors").write_bytes(b"x")
+    (root / "sub" / "state.pt").write_bytes(b"y")
+    outside = tmp_path / "elsewhere.txt"
+    outside.write_text("shared on purpose")
+    os.chmod(outside, 0o644)
+    (root / "link").symlink_to(outside)
+    make_private_tree(root)
+    assert [mode(root), mode(root / "sub")] == [0o700, 0o700]
+    assert [mode(root / "adapter_model.safetensors"), mode(root / "sub" / "state.pt")] == [0o600, 0o600]
+    assert mode(outside) == 0o644  # the link's target is not the app's
 
 
 def test_write_private_file_replaces_atomically_and_leaves_no_temporary(

@@ -73,3 +73,14 @@ class GenerationFinished(Message, bubble=False):
 
 class SummaryReady(Message, bubble=False):
     """A background summary (policy "summarize") finished: re-plan so the meter and inspector use it."""
+
+
+class AdapterSwitched(Message, bubble=False):
+    """The mode's LoRA adapter was switched in place (ctrl+l), or could not be: `error` says why."""
+
+    def __init__(self, mode: str, on: bool, error: str | None = None) -> None:
+        super().__init__()
+        self.mode = mode
+        self.on = on
+        """The adapter's state now (unchanged when `error` is set)."""
+        self.error = error

@@ -9,6 +9,7 @@ for each mode). Every method may block, so the app calls them from thread worker
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
@@ -57,6 +58,15 @@ class CoreServices:
     def ensure_loaded(self, mode: Mode, on_progress: Callable[[Any], object]) -> Any:
         """Make `mode` active, loading it if needed; returns the host's ToggleReport (or None)."""
         return self.host.ensure_loaded(mode, on_progress)
+
+    def adapter_on(self, mode: Mode) -> bool | None:
+        """Whether `mode`'s LoRA adapter is on (None: it has none); cheap, may be called anywhere."""
+        return self.host.adapter_on(mode)
+
+    def set_adapter(self, mode: Mode, on: bool) -> bool:
+        """Switch `mode`'s adapter in place, no reload (may wait for the model: from a worker only)."""
+        with self.foreground():
+            return self.host.set_adapter(mode, on)
 
     def template_name(self, mode: Mode, settings: ChatSettings) -> str:
         return settings.template or self.preset.mode(mode).template
@@ -163,11 +173,18 @@ class CoreServices:
     ) -> Iterator[Any]:
         """The engine's events (TextChunk, LoadProgress, Finished) for exactly `plan.token_ids`."""
         request = build_request(self.preset, mode, settings, plan, self.tokenizer)
+        with self.foreground():
+            yield from self.host.backend(mode).stream(request, cancel)
+
+    @contextlib.contextmanager
+    def foreground(self) -> Iterator[None]:
+        """The user's own work on the models (a reply, a comparison, an adapter switch): background summaries
+        are preempted and wait until it ends."""
         self._streaming.set()
         if self._runner is not None:
-            self._runner.preempt()  # the user's reply never waits behind a summary
+            self._runner.preempt()  # the user never waits behind a summary
             self._submitted.clear()
         try:
-            yield from self.host.backend(mode).stream(request, cancel)
+            yield
         finally:
             self._streaming.clear()

@@ -34,6 +34,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="local: where the idle model waits: both on the GPU, swap to host memory, single (not loaded), "
         "auto (default: the preset's)",
     )
+    parser.add_argument(
+        "--adapter",
+        action="append",
+        metavar="[MODE=]DIR",
+        help="local: a LoRA adapter from `train` on top of the --mode model (DIR), or of one model "
+        "(base=DIR, instruct=DIR; repeat for both); ctrl+l turns it off and on (default: the preset's)",
+    )
     parser.add_argument("--seed", type=int, metavar="N", help="sampling seed (default: random)")
     parser.add_argument(
         "--resume",

@@ -76,6 +76,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     write.add_argument("--seed", type=int, metavar="S", help="sampling seed (default: random, recorded)")
     write.add_argument("--greedy", action="store_true", help="greedy decoding (no sampling)")
     write.add_argument(
+        "--adapter",
+        metavar="DIR",
+        help="local: a LoRA adapter trained on the base model (`train --mode base`) on top (default: the "
+        "preset's base adapter)",
+    )
+    write.add_argument(
         "--retry", action="store_true", help="replace the last continuation instead of adding one"
     )
     write.add_argument(

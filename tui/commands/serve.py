@@ -41,6 +41,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--device", default="auto", help="local: auto, cpu, cuda, cuda:1... (default auto)")
     parser.add_argument(
+        "--adapter",
+        action="append",
+        metavar="[MODE=]DIR",
+        help="also serve a LoRA adapter from `train` as <model>+lora beside the model (DIR for the one --mode, "
+        "base=DIR / instruct=DIR with --mode both; default: the preset's `adapter`)",
+    )
+    parser.add_argument(
         "engine_args", nargs="*", metavar="-- ENGINE_ARGS", help="passed to vLLM/transformers"
     )
     parser.set_defaults(func=run)
@@ -59,6 +66,29 @@ def _api_key(name: str | None) -> str | None:
     return key
 
 
+def _adapters(args: argparse.Namespace, preset: Any, modes: tuple[Any, ...]) -> dict[Any, str]:
+    """The adapter each served mode also serves: the flag's, else the preset's; every folder checked now."""
+    from tui.engine.adapters import check_base, read_adapter_dir
+    from tui.engine.factory import adapter_flags
+    from tui.engine.identity import model_directory
+    from tui.errors import UserError
+
+    flags = adapter_flags(args.adapter, modes[0] if len(modes) == 1 else None)
+    for mode in flags:
+        if mode not in modes:
+            raise UserError(f"--adapter {mode}=...: the {mode} model is not served (--mode {args.mode})")
+    chosen = {mode: preset.mode(mode).adapter for mode in modes} | flags
+    adapters = {mode: folder for mode, folder in chosen.items() if folder}
+    for mode, folder in adapters.items():
+        found, _config, card = read_adapter_dir(folder)
+        try:
+            model_directory(preset.mode(mode).model)
+        except UserError:
+            continue  # a hub model not downloaded yet: its adapter is checked once the model has loaded
+        check_base(card, found, preset.mode(mode).model)
+    return adapters
+
+
 def run(args: argparse.Namespace) -> int:
     from tui.errors import UserError
     from tui.presets import MODES, Mode, load_settings
@@ -69,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise UserError(f"--port must be between 0 and 65535, got {args.port}")
     api_key = _api_key(args.api_key_env)
+    adapters = _adapters(args, preset, modes)
     plan = ServePlan(
         preset=preset,
         modes=modes,
@@ -80,9 +111,14 @@ def run(args: argparse.Namespace) -> int:
         dtype=args.dtype,
         device=args.device,
         extra_args=tuple(args.engine_args),
+        adapters=tuple(adapters.items()),
     )
     engine = choose_engine(args.engine)
     check_parallel(plan, engine)
+    if plan.adapters and engine == "transformers":
+        raise UserError(
+            "--engine transformers serves no LoRA adapters: serve them with --engine local or vllm"
+        )
     if engine == "local":
         if plan.extra_args:
             raise UserError(
@@ -111,7 +147,12 @@ def _serve_local(plan: Any, api_key: str | None) -> int:
     threads = max(1, (os.cpu_count() or 2) - 1)
     try:
         engine = LocalEngine(
-            plan.preset, plan.modes, device=plan.device, dtype=plan.dtype, cpu_threads=threads
+            plan.preset,
+            plan.modes,
+            device=plan.device,
+            dtype=plan.dtype,
+            cpu_threads=threads,
+            adapters=dict(plan.adapters),
         )
     except EngineError as exc:
         raise UserError(str(exc)) from None
@@ -123,6 +164,9 @@ def _serve_local(plan: Any, api_key: str | None) -> int:
     def ready(url: str) -> None:
         urls = dict.fromkeys(plan.modes, client_url(url, plan.host))
         _say(ready_message(plan.preset, urls, f"local engine, {engine.device}", plan.api_key_env))
+        for model in engine.models.values():
+            if model.adapter is not None:
+                _say(f"adapter {model.adapter} served as {model.name} (--remote-model {model.name})")
 
     run_local_server(
         engine, host=plan.host, port=plan.port, api_key=api_key, on_listening=listening, on_ready=ready

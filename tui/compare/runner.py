@@ -145,18 +145,26 @@ def perplexity(model: Any, pieces: Sequence[Any]) -> tuple[float | None, int]:
     return (math.exp(total / count) if count else None), count
 
 
-def _reply(
-    backend: Any, preset: Preset, variant: Variant, prompt: str, seed: int, settings: CompareSettings
+def variant_request(
+    preset: Preset,
+    variant: Variant,
+    prompt: str,
+    tokenizer: Any,
+    *,
+    seed: int | None,
+    max_new_tokens: int | None = None,
+    greedy: bool = False,
+    temperature: float | None = None,
 ) -> Any:
+    """The GenerationRequest that asks `variant` for a reply to `prompt` alone (no history), with the variant's
+    template and its mode's sampling defaults: the same for `compare` and the TUI's compare view."""
     from tui.context import plan_context
-    from tui.engine.events import Finished
     from tui.engine.request import GenerationRequest
     from tui.templates import load_template
 
     spec = preset.mode(variant.mode)
     gen = spec.generation
-    max_new = settings.max_new_tokens or gen.max_new_tokens
-    tokenizer = backend.tokenizer
+    max_new = max_new_tokens or gen.max_new_tokens
     plan = plan_context(
         [],
         tokenizer=tokenizer,
@@ -166,18 +174,34 @@ def _reply(
         draft=prompt,
     )
     plan.require_ok()
-    request = GenerationRequest(
+    return GenerationRequest(
         prompt_ids=list(plan.token_ids),
         max_new_tokens=max_new,
-        temperature=gen.temperature,
+        temperature=gen.temperature if temperature is None else temperature,
         top_p=gen.top_p,
         top_k=gen.top_k,
-        do_sample=gen.do_sample and not settings.greedy,
+        do_sample=gen.do_sample and not greedy,
         repetition_penalty=gen.repetition_penalty,
         seed=seed,
         stop_strings=tuple(dict.fromkeys((*plan.stop, *spec.stop))),
         eos_token_id=preset.eos_token_id if preset.eos_token_id is not None else tokenizer.eos_token_id,
         prompt_text=plan.prompt,
+    )
+
+
+def _reply(
+    backend: Any, preset: Preset, variant: Variant, prompt: str, seed: int, settings: CompareSettings
+) -> Any:
+    from tui.engine.events import Finished
+
+    request = variant_request(
+        preset,
+        variant,
+        prompt,
+        backend.tokenizer,
+        seed=seed,
+        max_new_tokens=settings.max_new_tokens,
+        greedy=settings.greedy,
     )
     finished = None
     for event in backend.stream(request, threading.Event()):

@@ -219,6 +219,19 @@ def switch_adapter(backend: Any, name: str | None) -> AdapterInfo | None:
     return info
 
 
+def enable_adapter(backend: Any, on: bool) -> bool:
+    """The last adapter loaded on (True) or none (False), in place; False when it already was so (the KV cache
+    is then kept)."""
+    adapter_set = adapters_of(backend.model)
+    if adapter_set is None or not adapter_set.adapters:
+        raise UserError("no adapter is loaded into this model")
+    wanted = list(adapter_set.adapters)[-1] if on else None
+    if adapter_set.active == wanted:
+        return False
+    switch_adapter(backend, wanted)
+    return True
+
+
 def toggle_adapter(backend: Any) -> AdapterInfo | None:
     """Off if an adapter is active, else the last one loaded back on: what the TUI's key will call."""
     adapter_set = adapters_of(backend.model)

@@ -62,7 +62,7 @@ class EngineChoice:
             "device": getattr(args, "device", None) or "auto",
             "quantize": getattr(args, "quantize", None),
             "residency": getattr(args, "residency", None),
-            "adapters": {args.mode: args.adapter} if getattr(args, "adapter", None) else {},
+            "adapters": adapter_flags(getattr(args, "adapter", None), getattr(args, "mode", "instruct")),
         }
         return cls(**{**values, **overrides})
 
@@ -79,6 +79,30 @@ class EngineChoice:
         chosen = {mode: preset.mode(mode).adapter for mode in MODES}
         chosen.update(self.adapters)
         return {mode: adapter for mode, adapter in chosen.items() if adapter}
+
+
+def adapter_flags(values: str | Sequence[str] | None, default_mode: str | None) -> dict[Mode, str]:
+    """`--adapter DIR` (for `default_mode`) and `--adapter base=DIR` / `--adapter instruct=DIR`, per mode.
+
+    UserError when a mode is named twice, or a bare DIR has no mode to go to (`serve --mode both`).
+    """
+    if not values:
+        return {}
+    chosen: dict[Mode, str] = {}
+    for value in [values] if isinstance(values, str) else values:
+        name, equals, folder = value.partition("=")
+        if equals and name in MODES:
+            mode = cast("Mode", name)
+        elif default_mode in MODES:
+            mode, folder = cast("Mode", default_mode), value
+        else:
+            raise UserError(f"--adapter {value}: say which model it is for: base={value} or instruct={value}")
+        if not folder:
+            raise UserError(f"--adapter {value}: name the adapter folder after the =")
+        if mode in chosen:
+            raise UserError(f"--adapter names two adapters for the {mode} model: give one per model")
+        chosen[mode] = folder
+    return chosen
 
 
 def open_host(

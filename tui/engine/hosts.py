@@ -43,6 +43,15 @@ class ModelHost(Protocol):
         """Tokens the next call would reuse from the KV cache; never loads or switches a model."""
         ...
 
+    def adapter_on(self, mode: Mode) -> bool | None:
+        """Whether `mode`'s LoRA adapter is on; None when it has none. Cheap: never waits for a load."""
+        ...
+
+    def set_adapter(self, mode: Mode, on: bool) -> bool:
+        """Switch `mode`'s adapter on or off in place, without reloading; True when that changed anything.
+        UserError when the mode has no adapter here. May wait for a load: call it from a worker."""
+        ...
+
     def close(self) -> None:
         """Free the models (a preset switch or a reload with other options replaces the host)."""
         ...
@@ -96,6 +105,12 @@ class PairHost:
             return 0
         return int(self.pair.backend(mode).reusable_prefix(prompt_ids))
 
+    def adapter_on(self, mode: Mode) -> bool | None:
+        return self.pair.adapter_on(mode)
+
+    def set_adapter(self, mode: Mode, on: bool) -> bool:
+        return self.pair.set_adapter(mode, on)
+
     def close(self) -> None:
         self.pair.close()
 
@@ -125,6 +140,17 @@ class RemoteHost:
 
     def reusable_prefix(self, mode: Mode, prompt_ids: list[int]) -> int:
         return 0  # the server reports its prefix-cache hits after each reply (shown as `reused`)
+
+    def adapter_on(self, mode: Mode) -> bool | None:
+        return None
+
+    def set_adapter(self, mode: Mode, on: bool) -> bool:
+        from tui.errors import UserError
+
+        raise UserError(
+            "a server applies its own adapters: ask it for the adapter's model name "
+            "(`stablelm-tui serve --adapter` serves it as <model>+lora; use --remote-model)"
+        )
 
     def close(self) -> None:
         return None

@@ -95,6 +95,10 @@ class ModelPair:
         self.options = options or LoadOptions()
         self.adapters: dict[Mode, str] = dict(adapters or {})
         """A LoRA adapter per mode (trained on that mode's model), loaded with it."""
+        self._adapter_off: set[Mode] = set()
+        """Modes whose adapter is loaded but switched off: kept across a reload, so a toggle is not forgotten."""
+        self.loads = 0
+        """How many times a model was read from disk: switching an adapter must never add to it."""
         self.residency: Residency = residency
         """As asked; "auto" becomes both/swap/single when the second model is first needed."""
         self.progress = progress
@@ -158,18 +162,55 @@ class ModelPair:
         if other in self._backends:
             if self.residency == "single":
                 self._unload(other)
-                self._backends[mode] = self._load(
-                    self.refs[mode], self.tokenizer, self._options(mode), self.progress
-                )
+                self._read(mode)
                 return "reload"
             if self.residency == "swap":
                 self._to_host(self._backends[other])
-        self._backends[mode] = self._load(self.refs[mode], self.tokenizer, self._options(mode), self.progress)
+        self._read(mode)
         return "load"
+
+    def _read(self, mode: Mode) -> None:
+        self.loads += 1
+        self._backends[mode] = self._load(self.refs[mode], self.tokenizer, self._options(mode), self.progress)
+        if mode in self._adapter_off:
+            self._apply_adapter(mode)
 
     def _options(self, mode: Mode) -> LoadOptions:
         adapter = self.adapters.get(mode)
         return self.options if adapter is None else replace(self.options, adapter=adapter)
+
+    # ----- the LoRA adapter of each mode, switched in place (tui.engine.adapters) -----
+    def adapter_on(self, mode: Mode) -> bool | None:
+        """Whether `mode`'s adapter is on; None when the mode has none. Never waits for a load."""
+        if mode not in self.adapters:
+            return None
+        return mode not in self._adapter_off
+
+    def set_adapter(self, mode: Mode, on: bool) -> bool:
+        """Switch `mode`'s adapter on or off without reloading the model (a model not loaded yet takes the
+        choice when it loads); True when that changed anything. UserError when the mode has no adapter."""
+        from tui.errors import UserError
+
+        if mode not in self.adapters:
+            raise UserError(
+                f"the {mode} model has no LoRA adapter: start with `chat --adapter {mode}=DIR` "
+                f"or set `adapter` in the preset's [{mode}] table"
+            )
+        with self._lock:
+            if self.adapter_on(mode) == on:
+                return False
+            if on:
+                self._adapter_off.discard(mode)
+            else:
+                self._adapter_off.add(mode)
+            if mode in self._backends:
+                self._apply_adapter(mode)
+            return True
+
+    def _apply_adapter(self, mode: Mode) -> None:
+        from tui.engine.adapters import enable_adapter
+
+        enable_adapter(self._backends[mode], mode not in self._adapter_off)
 
     def _on_device(self, backend: LocalBackend) -> bool:
         device = next(backend.model.parameters()).device

@@ -27,6 +27,8 @@ def make_backend(args: argparse.Namespace, preset: Preset, tokenizer: Tokenizer)
     if kind == "openai":
         from tui.engine.remote import OpenAIBackend, RemoteConfig
 
+        if getattr(args, "adapter", None):
+            raise UserError("--adapter loads into the local model; a server loads its adapters itself")
         if not base_url:
             raise UserError("--backend openai needs --base-url URL (or remote_base_url in the preset)")
         if args.timeout <= 0:
@@ -46,6 +48,7 @@ def make_backend(args: argparse.Namespace, preset: Preset, tokenizer: Tokenizer)
         device=args.device,
         quantization=args.quantize,
         trust_remote_code=remote_code_allowed(preset, spec.model),
+        adapter=getattr(args, "adapter", None) or spec.adapter,
     )
     return LocalBackend.load(spec.model, tokenizer, options)
 

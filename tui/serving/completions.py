@@ -21,6 +21,9 @@ from tui.engine.request import GenerationRequest
 from tui.errors import UserError
 from tui.presets import Mode
 
+LORA_SUFFIX = "+lora"
+"""A mode's adapter is served beside its model under the model's name plus this (vLLM serves LoRA adapters as
+models of their own too); the model's own name answers without the adapter."""
 # The OpenAI default when a request names no max_tokens.
 DEFAULT_MAX_TOKENS = 16
 ERROR_TYPES = {
@@ -68,6 +71,10 @@ class ServedModel:
     """Prompt plus reply, at most."""
     vocab_size: int
     eos_token_id: int | None
+    adapter: str | None = None
+    """The LoRA adapter folder this name answers with (`<model>+lora`); None: the model's own weights."""
+    parent: str | None = None
+    """For an adapter's name, the name of the model it sits on."""
 
 
 @dataclass(frozen=True)
@@ -262,7 +269,8 @@ def models_body(models: Mapping[str, ServedModel], created: int) -> dict[str, An
                 "object": "model",
                 "created": created,
                 "owned_by": "stablelm-tui",
-                "root": m.ref,
+                "root": m.adapter or m.ref,
+                "parent": m.parent,
                 "max_model_len": m.window,
             }
             for m in models.values()

@@ -39,6 +39,8 @@ class ServePlan:
     device: str = "auto"
     extra_args: tuple[str, ...] = ()
     """Passed through to the engine's own command line (after `--`)."""
+    adapters: tuple[tuple[Mode, str], ...] = ()
+    """LoRA adapter folders per served mode, each also served as `served_name(mode) + "+lora"` (docs/training.md)."""
 
     def port_for(self, mode: Mode) -> int:
         """External engines serve one model per server: the first mode gets --port, the second the next one."""

@@ -9,16 +9,21 @@ whichever model it asks for.
 
 Generation runs in a thread of its own per request (the loop is blocking torch code); the server's event loop
 only moves events. Setting a request's cancel event (client gone, server stopping) ends it within one step.
+
+A mode with a LoRA adapter answers under two names: the model's own (adapter off) and `<name>+lora` (adapter on).
+The adapter is switched in place between requests (tui.engine.adapters), never reloaded; a switch drops that
+model's KV cache, so alternating the two names costs each request its prefix reuse.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from tui.serving.completions import ServedModel
+from tui.serving.completions import LORA_SUFFIX, ServedModel
 
 if TYPE_CHECKING:
     from tui.engine.events import StreamEvent
@@ -36,6 +41,7 @@ class LocalEngine:
         dtype: str = "auto",
         residency: str = "auto",
         cpu_threads: int | None = None,
+        adapters: Mapping[Mode, str] | None = None,
     ) -> None:
         from tui.engine.loading import LoadOptions
         from tui.engine.residency import ModelPair
@@ -52,6 +58,7 @@ class LocalEngine:
             self.tokenizer,
             options=options,
             residency=residency,  # type: ignore[arg-type]
+            adapters=adapters,
         )
         eos = preset.eos_token_id if preset.eos_token_id is not None else self.tokenizer.eos_token_id
         self.models = {
@@ -65,6 +72,10 @@ class LocalEngine:
             )
             for m in modes
         }
+        for mode, folder in self.pair.adapters.items():
+            plain = self.models[preset.served_name(mode)]
+            name = plain.name + LORA_SUFFIX
+            self.models[name] = replace(plain, name=name, adapter=folder, parent=plain.name)
         self._per_model = {m: threading.Lock() for m in modes}
         self._whole_pair = threading.Lock()
 
@@ -81,13 +92,17 @@ class LocalEngine:
             self.pair.toggle(mode)
 
     def generate(
-        self, mode: Mode, request: GenerationRequest, cancel: threading.Event
+        self, mode: Mode, request: GenerationRequest, cancel: threading.Event, *, adapter: bool = False
     ) -> Iterator[StreamEvent]:
-        """The engine's events for one request, after the requests before it to the same model."""
+        """The engine's events for one request, after the requests before it to the same model; `adapter`: with
+        the mode's LoRA adapter on (the `+lora` name), else off."""
         with self._per_model[mode], self._exclusive():
             if cancel.is_set():
                 return  # the client left while queued: nothing to compute
-            yield from self.pair.backend(mode).stream(request, cancel)
+            backend = self.pair.backend(mode)
+            if mode in self.pair.adapters:
+                self.pair.set_adapter(mode, adapter)
+            yield from backend.stream(request, cancel)
 
     def _exclusive(self) -> Any:
         # With both models resident, the two models' requests may run side by side; otherwise serving one model

@@ -85,7 +85,9 @@ class _Generation:
 
     def _work(self, engine: LocalEngine, call: CompletionCall) -> None:
         try:
-            for event in engine.generate(call.model.mode, call.request, self.cancel):
+            for event in engine.generate(
+                call.model.mode, call.request, self.cancel, adapter=call.model.adapter is not None
+            ):
                 self._post(event)
         except BaseException as exc:
             self._post(exc)

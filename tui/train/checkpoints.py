@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tui.errors import UserError
-from tui.train.privacy import make_private, private_dir
+from tui.paths import make_private_tree, private_dir
 
 WORK_SUFFIX = ".incomplete"
 MANIFEST = "run.json"
@@ -81,7 +81,7 @@ class WorkDir:
         private_dir(self.checkpoints)
         temporary = self.root / (MANIFEST + ".tmp")
         temporary.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        make_private(self.root)
+        make_private_tree(self.root)
         temporary.replace(existing)
         return False
 
@@ -103,7 +103,7 @@ class WorkDir:
             shutil.rmtree(temporary)
         private_dir(temporary)
         write(temporary)
-        make_private(temporary)
+        make_private_tree(temporary)
         _fsync_tree(temporary)
         if final.exists():
             shutil.rmtree(final)
@@ -119,7 +119,7 @@ class WorkDir:
             shutil.rmtree(temporary)
         private_dir(temporary)
         write(temporary)
-        make_private(temporary)
+        make_private_tree(temporary)
         _fsync_tree(temporary)
         temporary.rename(self.out)
         shutil.rmtree(self.root, ignore_errors=True)

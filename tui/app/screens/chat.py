@@ -14,7 +14,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 
-from tui.app.screens.chat_workers import FLUSH_HZ, ChatWorkers
+from tui.app.screens.chat_tools import ChatTools
+from tui.app.screens.chat_workers import FLUSH_HZ
 from tui.app.widgets.chat_pane import ChatPane
 from tui.app.widgets.composer import Composer
 from tui.app.widgets.inspector import Inspector
@@ -35,7 +36,7 @@ OpenHost = Callable[[Preset, EngineChoice], ModelHost]
 """Builds the host for another preset or other engine options (tui.engine.factory.open_host)."""
 
 
-class ChatScreen(ChatWorkers):
+class ChatScreen(ChatTools):
     # Every key has an id so a user keymap can remap it (App.set_keymap / update_keymap). Quit and help are
     # listed here, in the key bar's order, although quit is the app's action (it works from every dialog).
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -43,6 +44,10 @@ class ChatScreen(ChatWorkers):
         Binding("escape", "stop", "Stop", id="chat.stop", tooltip="stop the reply (the partial text stays)"),
         Binding("ctrl+t", "toggle_mode", "Mode", id="chat.toggle", tooltip="switch base / instruct model"),
         Binding("ctrl+o", "inspector", "Inspect", id="chat.inspector", tooltip="context inspector on/off"),
+        Binding(
+            "ctrl+l", "toggle_adapter", "LoRA", id="chat.adapter", tooltip="LoRA adapter on/off (no reload)"
+        ),
+        Binding("f2", "compare", "Compare", id="chat.compare", tooltip="two variants answer side by side"),
         Binding("ctrl+r", "regenerate", "Regen", id="chat.regenerate", tooltip="regenerate the last reply"),
         Binding("ctrl+g", "continue_reply", "Cont", id="chat.continue", tooltip="continue the reply (base)"),
         Binding("ctrl+n", "new_conversation", "New", id="chat.new", tooltip="new conversation"),
@@ -129,6 +134,7 @@ class ChatScreen(ChatWorkers):
             backend=self.core.backend_name,
             device=self.core.device(),
         )
+        self.show_adapter()
 
     def _pieces(self, ids: Any) -> list[str]:
         try:

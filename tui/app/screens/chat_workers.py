@@ -120,7 +120,7 @@ class ChatWorkers(Screen[None]):
         self.schedule_plan(0)
 
     def watch_mode(self, mode: Mode) -> None:
-        self.status.set(mode=mode)
+        self.status.set(mode=mode, lora=self.core.adapter_on(mode) is True)
         self.schedule_plan(0)  # the other template re-plans at once
         self.session.autosave.update_settings(self.settings_record())
 

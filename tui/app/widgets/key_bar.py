@@ -64,4 +64,6 @@ class KeyBar(Static):
         return items
 
     def _redraw(self) -> None:
+        if not self.is_attached:
+            return  # a redraw queued before its screen was dismissed (the compare view's Esc)
         self.update(layout_keys(self.items(), max(self.size.width, 20)))

@@ -14,6 +14,8 @@ MODE_STYLES = {"base": "bold #000000 on #ffaf00", "instruct": "bold #ffffff on #
 class StatusInfo:
     preset: str = ""
     mode: str = "instruct"
+    lora: bool = False
+    """The mode's LoRA adapter is on: the badge reads BASE+LoRA / INSTRUCT+LoRA."""
     backend: str = "local"
     device: str = ""
     state: str = "ready"
@@ -41,7 +43,8 @@ def progress_bar(done: int, total: int, width: int = 10) -> str:
 
 def render_status(info: StatusInfo) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
-    text.append(f" {info.mode.upper()} ", style=MODE_STYLES.get(info.mode, "reverse"))
+    badge = info.mode.upper() + ("+LoRA" if info.lora else "")
+    text.append(f" {badge} ", style=MODE_STYLES.get(info.mode, "reverse"))
     text.append(f" {info.preset} │ {info.backend}")
     if info.device:
         text.append(f" {info.device}")
