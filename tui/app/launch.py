@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from typing import Any
 
 from tui.errors import UserError
 from tui.presets import Preset
@@ -16,7 +18,10 @@ def _vm_status() -> str:
     return format_status(status) if status is not None else ""
 
 
-def launch(args: argparse.Namespace, preset: Preset) -> int:
+def launch(
+    args: argparse.Namespace, preset: Preset, *, first_screen: Callable[[Any], Any] | None = None
+) -> int:
+    """first_screen: builds a screen to open over the chat at start, from the chat screen (`novel open`)."""
     from tui.app.app import ChatApp
     from tui.app.screens.chat import ChatScreen
     from tui.chat.conversation import Conversation
@@ -72,7 +77,8 @@ def launch(args: argparse.Namespace, preset: Preset) -> int:
         vm_status=_vm_status,
         heartbeat=heartbeat,
     )
-    result = ChatApp(chat, heartbeat=heartbeat, handle_signals=True).run()
+    opened = first_screen(chat) if first_screen is not None else None
+    result = ChatApp(chat, heartbeat=heartbeat, handle_signals=True, first_screen=opened).run()
     if store is not None:
         store.close()
     return int(result or 0)
