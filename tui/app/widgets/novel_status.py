@@ -32,12 +32,10 @@ class NovelStatusInfo:
 
 
 def render_novel_status(info: NovelStatusInfo) -> Text:
+    """What matters most first: at 80 columns the line is cut at its end, which holds the story's name."""
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(" NOVEL ", style=NOVEL_BADGE)
-    text.append(f" {info.story} │ {info.backend}")
-    if info.device:
-        text.append(f" {info.device}")
-    text.append(" │ ")
+    text.append(" ")
     if info.state == "loading":
         text.append(f"loading {progress_bar(info.load_done, info.load_total)}", style="#ffd75f")
     elif info.state == "generating":
@@ -51,11 +49,15 @@ def render_novel_status(info: NovelStatusInfo) -> Text:
     elif info.total is not None:
         text.append(f" │ {info.total}/{info.budget} tok")
         if info.reused is not None:
-            text.append(f" reused {info.reused} prefill {info.total - info.reused}")
+            text.append(f" reuse {info.reused} prefill {info.total - info.reused}")
     if info.tokens_per_s is not None:
         text.append(f" │ {info.tokens_per_s:.1f} tok/s")
     if info.save_error:
         text.append(f" │ unsaved: {info.save_error}", style="bold #ff5f5f")
+    text.append(f" │ {info.backend}")
+    if info.device:
+        text.append(f" {info.device}")
+    text.append(f" │ {info.story}")
     return text
 
 
