@@ -229,6 +229,8 @@ async def test_f6_opens_the_novel_screen_from_the_chat_and_back_and_the_palette_
         chat = app.chat_screen
         commands = [c.title for c in app.get_system_commands(chat)]
         assert "Novel mode: continue a story" in commands
+        await pilot.pause(0.2)
+        assert "f6 Novel" in str(chat.query_one("#keys").render())  # in the key bar at 80 columns too
         await pilot.press("f6")
         await wait_for(pilot, lambda: isinstance(app.screen, NovelScreen))
         novel = app.screen
