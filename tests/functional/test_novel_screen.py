@@ -174,7 +174,7 @@ async def test_lorebook_entries_are_added_edited_disabled_and_deleted_by_keyboar
         app.screen.query_one("#lore-keys").value = "アリス、ありす"  # type: ignore[attr-defined]
         await pilot.press("tab", "1", "0")
         app.screen.query_one("#lore-content").load_text("アリスは少女。")  # type: ignore[attr-defined]
-        await pilot.press("ctrl+s")
+        await pilot.press("f2")
         await wait_for(pilot, lambda: app.screen is screen)
         lore = screen.session.story.lore
         assert lore[1] == LoreEntry(
@@ -192,7 +192,7 @@ async def test_lorebook_entries_are_added_edited_disabled_and_deleted_by_keyboar
         dialog = app.screen
         dialog.query_one("#lore-keys").value = "[unclosed"  # type: ignore[attr-defined]
         dialog.query_one("#lore-regex").value = True  # type: ignore[attr-defined]
-        await pilot.press("ctrl+s")
+        await pilot.press("f2")
         assert app.screen is dialog and "regular expression" in str(dialog.query_one("#lore-error").render())
         await pilot.press("escape")
         await pilot.press("ctrl+q")

@@ -29,7 +29,8 @@ def split_keys(line: str) -> tuple[str, ...]:
 
 class LoreEntryScreen(ModalScreen[LoreEntry | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+s", "save", "Save", id="lore_entry.save", priority=True),
+        # Not ctrl+s: some terminals take it for flow control (XOFF) and freeze over SSH.
+        Binding("f2", "save", "Save", id="lore_entry.save", priority=True),
         Binding("escape", "cancel", "Cancel", id="lore_entry.cancel"),
     ]
     DEFAULT_CSS = """
@@ -56,7 +57,9 @@ class LoreEntryScreen(ModalScreen[LoreEntry | None]):
     def compose(self) -> ComposeResult:
         entry = self.entry
         with Vertical(id="lore-dialog"):
-            yield Static(Text(f"{self.title_text} (ctrl+s saves, Esc cancels)"), classes="dialog-title")
+            yield Static(
+                Text(f"{self.title_text} (F2 or Enter in a field saves, Esc cancels)"), classes="dialog-title"
+            )
             with Grid(id="lore-grid"):
                 yield Label("name")
                 yield Input(entry.name, id="lore-name")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from rich.cells import cell_len
 from rich.text import Text
+from textual.dom import NoScreen
 from textual.screen import Screen
 from textual.widgets import Static
 
@@ -64,4 +65,9 @@ class KeyBar(Static):
         return items
 
     def _redraw(self) -> None:
-        self.update(layout_keys(self.items(), max(self.size.width, 20)))
+        # A redraw queued just before its screen was closed (the novel screen's F6) finds no screen.
+        try:
+            items = self.items()
+        except NoScreen:
+            return
+        self.update(layout_keys(items, max(self.size.width, 20)))
