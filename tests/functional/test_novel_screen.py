@@ -245,3 +245,38 @@ async def test_f6_opens_the_novel_screen_from_the_chat_and_back_and_the_palette_
         await wait_for(pilot, lambda: isinstance(app.screen, NovelScreen))
         assert app.screen.session.path == path  # type: ignore[attr-defined]
         assert app.screen.story_area.text == "はじまり"  # type: ignore[attr-defined]
+
+
+async def test_random_keys_never_kill_the_screen_and_the_story_on_screen_is_the_one_saved(
+    tmp_path: Path,
+) -> None:
+    import random
+
+    from tests.functional.scripted import ScriptedBackend, ScriptedHost
+
+    rng = random.Random(14)
+    keys = [
+        "a", "あ", "enter", "escape", "ctrl+g", "ctrl+r", "f7", "f8", "ctrl+o", "f4", "f1", "n", "space",
+        "delete", "backspace", "tab", "shift+tab", "up", "down", "ctrl+z", "[", "]",
+    ]  # fmt: skip
+    path = tmp_path / "r.story.json"
+    host = ScriptedHost(base=ScriptedBackend(chunks=["森", "の", "奥", "\r\n", "城"] * 4, delay_s=0.002))
+    app, screen = novel_app(host, path, Story(text="むかし", lore=(CASTLE,)))  # type: ignore[arg-type]
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(300):
+            await pilot.press(rng.choice(keys))
+        await pilot.pause(0.2)
+        assert app.is_running
+        while app.screen is not screen:
+            app.screen.dismiss(None)  # type: ignore[attr-defined]
+            await pilot.pause(0.1)
+        if screen.generating:
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: not screen.generating)
+        screen.take_edits()
+        shown = screen.story_area.text
+        story = screen.session.story
+        # The area shows the story; a "\r\n" from the model stays in the story and shows as a line break.
+        assert shown == story.text.replace("\r\n", "\n")
+        await pilot.press("ctrl+q")
+    assert read_story(path).text == story.text
