@@ -237,6 +237,13 @@ async def test_f6_opens_the_novel_screen_from_the_chat_and_back_and_the_palette_
         assert isinstance(novel, NovelScreen)
         path = novel.session.path
         assert path.parent == StoryStore().folder and path.exists()  # a new story in the story store
+        titles = [c.title for c in app.get_system_commands(novel)]
+        for title in (
+            "Write: the model continues the story",
+            "Replace the last continuation",
+            "Take the last continuation out",
+        ):
+            assert title in titles  # every key of the novel screen is in the palette by name
         await pilot.press(*"はじまり")
         await pilot.press("f6")
         await wait_for(pilot, lambda: app.screen is chat)
