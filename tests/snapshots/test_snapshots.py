@@ -42,7 +42,8 @@ def app_with_one_exchange() -> tuple[ChatApp, Any]:
 def test_main_screen(snap_compare: Any, size: tuple[int, int]) -> None:
     """Status line with a blue INSTRUCT badge, demo preset, local cpu, ready, 30.0 tok/s; the user message and
     an 'assistant · INSTRUCT' reply in which `[red]これは[/red]` is literal text, not red; the meter reads
-    used/2048 with sys/hist/draft/rsv parts and the draft '次' in the input; all keys in the key bar (three lines at 80 columns since F6 Novel, two at 120)."""
+    used/2048 with sys/hist/draft/rsv parts and the draft '次' in the input; all keys in the key bar (three lines
+    at 80 columns since F6 Novel, two at 120)."""
     app, exchange = app_with_one_exchange()
     assert snap_compare(app, terminal_size=size, run_before=exchange)
 
