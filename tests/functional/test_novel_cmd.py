@@ -272,3 +272,25 @@ def test_the_story_plan_is_what_write_sends(capsys: pytest.CaptureFixture[str], 
     assert json.loads(err.strip())["prefill_tokens"] == len(plan["token_ids"])
     tok = load_tokenizer("demo:base")
     check_invariants(NovelPlanner(tok).plan(read_story(path), window=2048, reserve=16), tok.decode)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(("--resume",), "no story to resume yet", id="resume-with-nothing-opened-yet"),
+        pytest.param(("{story}", "--resume"), "give a STORY or --resume, not both", id="story-and-resume"),
+        pytest.param(("{tmp}/missing/a.story.json",), "no such folder", id="missing-folder"),
+        pytest.param(("{tmp}",), "is a directory, not a story file", id="a-directory"),
+        pytest.param(("{bad}",), "bad.story.json:1:10: not valid JSON", id="malformed-story"),
+    ],
+)
+def test_novel_open_refuses_bad_input_before_the_screen_opens(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    story = story_file(tmp_path)
+    bad = tmp_path / "bad.story.json"
+    bad.write_bytes(b'{"text": ')
+    values = {"story": str(story), "tmp": str(tmp_path), "bad": str(bad)}
+    code, _, err = run(capsys, "open", *(arg.format(**values) for arg in args))
+    assert code == 2 and message in err and err.count("\n") == 1, err
+    assert bad.read_bytes() == b'{"text": '  # untouched

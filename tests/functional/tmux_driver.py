@@ -19,14 +19,21 @@ APP = Path(sys.executable).with_name("stablelm-tui")
 
 
 class TmuxChat:
-    def __init__(self, args: list[str], *, env: dict[str, str], size: tuple[int, int] = (80, 24)) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        *,
+        env: dict[str, str],
+        size: tuple[int, int] = (80, 24),
+        command: tuple[str, ...] = ("chat",),
+    ) -> None:
         self._home = tempfile.TemporaryDirectory(prefix="stui-tmux-")
         self.socket = str(Path(self._home.name) / "tmux.sock")
         self.session = "chat"
         assignments = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
         # exec: the pane's process is the app itself, so its pid is the one a signal must reach.
-        command = f"exec env {assignments} {shlex.quote(str(APP))} chat {shlex.join(args)}"
-        self._tmux("new-session", "-d", "-s", self.session, "-x", str(size[0]), "-y", str(size[1]), command)
+        line = f"exec env {assignments} {shlex.quote(str(APP))} {shlex.join([*command, *args])}"
+        self._tmux("new-session", "-d", "-s", self.session, "-x", str(size[0]), "-y", str(size[1]), line)
         self.pid = int(self._tmux("display-message", "-p", "-t", self.session, "#{pane_pid}").strip())
 
     def _tmux(self, *args: str, check: bool = True) -> str:

@@ -43,7 +43,8 @@ def app_with_one_exchange() -> tuple[ChatApp, Any]:
 def test_main_screen(snap_compare: Any, size: tuple[int, int]) -> None:
     """Status line with a blue INSTRUCT badge, demo preset, local cpu, ready, 30.0 tok/s; the user message and
     an 'assistant · INSTRUCT' reply in which `[red]これは[/red]` is literal text, not red; the meter reads
-    used/2048 with sys/hist/draft/rsv parts and the draft '次' in the input; all keys in the two-line key bar."""
+    used/2048 with sys/hist/draft/rsv parts and the draft '次' in the input; all keys in the key bar (three lines
+    at 80 columns since F6 Novel, two at 120)."""
     app, exchange = app_with_one_exchange()
     assert snap_compare(app, terminal_size=size, run_before=exchange)
 
@@ -107,3 +108,71 @@ def test_compare_view(snap_compare: Any, size: tuple[int, int]) -> None:
         await pilot.pause(0.2)
 
     assert snap_compare(app, terminal_size=size, run_before=compare)
+
+
+NOVEL_CHUNKS = ["森の奥には", "[red]赤い[/red]", "屋根の城が", "あった。\n"]
+
+
+def novel_app(tmp_path: Path) -> tuple[ChatApp, Any]:
+    from tui.app.screens.chat import ChatScreen
+    from tui.app.screens.novel import NovelScreen
+    from tui.novel.files import save_story
+    from tui.novel.session import NovelSession
+    from tui.novel.story import LoreEntry, Story
+    from tui.presets import load_settings
+    from tui.tokenizers import tokenizer_for_preset
+
+    preset = load_settings().preset("demo")
+    path = tmp_path / "forest.story.json"
+    lore = (
+        LoreEntry(keys=("城",), content="古い城には誰も住んでいない。", name="Castle", priority=2),
+        LoreEntry(keys=("アリス",), content="アリスは十歳の少女。", name="Alice"),
+        LoreEntry(content="舞台は中世の村。", always=True, name="Setting"),
+    )
+    save_story(
+        path, Story(text="むかしむかし、アリスは森へ出かけました。\n", memory="童話の文体。", lore=lore)
+    )
+    session = NovelSession.open(path, preset=preset, tokenizer=tokenizer_for_preset(preset))
+    host = ScriptedHost(base=ScriptedBackend(chunks=NOVEL_CHUNKS, fixed_stats=True))
+    screen = NovelScreen(session, host)
+
+    async def write(pilot: Any) -> None:
+        await wait_for(pilot, lambda: screen.plan is not None)
+        screen.story_area.cursor_blink = False  # a blinking cursor would be drawn in some runs and not others
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: screen.session.job is not None and screen.session.job.done)
+        await wait_for(pilot, lambda: screen.status.info.reused is not None)
+        await pilot.pause(0.1)
+
+    return ChatApp(ChatScreen(preset, host, mode="base"), first_screen=screen), write
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_novel_screen(snap_compare: Any, size: tuple[int, int], tmp_path: Path) -> None:
+    """The novel screen after one continuation: a lilac NOVEL badge, ready, 57/1920 tok with reuse and prefill
+    figures, 28.0 tok/s, local cpu and forest.story.json last (cut at 80 columns); the story ends with the
+    continuation '森の奥には[red]赤い[/red]屋根の城があった。' where `[red]` is literal text. At 80 columns the story
+    fills the screen; at 120 the Ledger panel sits beside it: 57 of 1920 tokens, the stable prefix, and rows for
+    メモリ (always at the top), #3 Setting (always-on), #1 Castle and #2 Alice (fired by their keys, with the story
+    token), the story and an empty, skipped 脚注, each with its tokens. The key bar lists Chat, Undo, Quit,
+    Stop (dimmed), Write, Retry, Redo, Panels, Next, Help and Palette."""
+    app, write = novel_app(tmp_path)
+    assert snap_compare(app, terminal_size=size, run_before=write)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_novel_lorebook(snap_compare: Any, size: tuple[int, int], tmp_path: Path) -> None:
+    """The Lore panel (F4 three times) with its three entries (Castle key 城 priority 2, Alice, Setting marked
+    '(always)'), the hint line, the lorebook keys first in the key bar (Edit, New entry, On/off, Delete), and
+    the test field holding the half-width 'ｱﾘｽ' with its answer "#2 Alice: key 'アリス'". At 80 columns the panel
+    takes the story's place; at 120 it sits beside the story."""
+    app, write = novel_app(tmp_path)
+
+    async def open_lore(pilot: Any) -> None:
+        await write(pilot)
+        await pilot.press("f4", "f4", "f4")
+        app.screen.query_one("#lore-test").value = "ｱﾘｽ"
+        app.screen.query_one("#lore-table").focus()
+        await pilot.pause(0.1)
+
+    assert snap_compare(app, terminal_size=size, run_before=open_lore)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tui.novel.assemble import NovelPlanner
-from tui.novel.lore import Joined, compile_lore, scan
+from tui.novel.lore import Joined, compile_lore, entries_fired_by, scan
 from tui.novel.normalize import fold, fold_with_map
 from tui.novel.story import LoreEntry, Story
 from tui.tokenizers import SentencePieceTokenizer
@@ -149,3 +149,15 @@ def test_always_on_content_fires_other_entries(planner: NovelPlanner) -> None:
         LoreEntry(keys=("王都",), content="王都：大きな街。"),
     )
     assert reasons(planner, Story(text="朝が来た。", lore=lore))[1] == ("included", "key '王都' in entry #1")
+
+
+def test_the_lorebook_test_field_fires_entries_as_the_planner_matches_them() -> None:
+    lore = (
+        LoreEntry(keys=("アリス",), content="少女。", name="Alice"),
+        LoreEntry(keys=("城",), content="古い城。", enabled=False),
+        LoreEntry(keys=(r"ボ+ブ",), content="男。", regex=True),
+    )
+    fired = entries_fired_by(lore, "ｱﾘｽは城でボーブではなくボボブに会った", fold_kana=False)
+    assert [(index, match.key) for index, match in fired] == [(0, "アリス"), (1, "城"), (2, "ボ+ブ")]
+    assert entries_fired_by(lore, "ありす", fold_kana=False) == []
+    assert [i for i, _ in entries_fired_by(lore, "ありす", fold_kana=True)] == [0]

@@ -33,9 +33,12 @@ class ChatApp(App[int]):
         handle_signals: bool = False,
         idle_s: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        first_screen: Screen[Any] | None = None,
     ) -> None:
         super().__init__()
         self.chat_screen = chat
+        self.first_screen = first_screen
+        """A screen opened over the chat at start (`stablelm-tui novel open`); the chat stays beneath it."""
         self.heartbeat = heartbeat
         """tui.vminfo.Heartbeat: user activity keeps the VM's idle watchdog from stopping it."""
         self.handle_signals = handle_signals
@@ -53,6 +56,8 @@ class ChatApp(App[int]):
         # Pushed and awaited here (not returned as the default screen, which mounts after the app is ready), so
         # the input has the focus before the first key arrives.
         await self.push_screen(self.chat_screen)
+        if self.first_screen is not None:
+            await self.push_screen(self.first_screen)
         if self.handle_signals:
             self._install_signal_handlers()
         if self.idle_s is not None:
@@ -98,17 +103,23 @@ class ChatApp(App[int]):
         loop.add_signal_handler(signal.SIGTERM, self.save_and_exit)
         loop.add_signal_handler(signal.SIGHUP, self.hang_up)
 
-    def save_and_exit(self) -> None:
+    def _shut_down_screens(self) -> None:
+        """Save what every open screen holds: the chat, and a story open in the novel screen."""
+        for screen in self.screen_stack:
+            if screen is not self.chat_screen and hasattr(screen, "shutdown"):
+                screen.shutdown()
         self.chat_screen.shutdown()
         self._saved = True
+
+    def save_and_exit(self) -> None:
+        self._shut_down_screens()
         self.exit(0)
 
     def on_unmount(self) -> None:
         """The app ended without our quit: textual-serve tells a tab's app to quit when the browser tab closes
         (Textual's own ExitApp). Save what the quit would have saved: the reply so far, whole."""
         if not self._saved:
-            self.chat_screen.shutdown()
-            self._saved = True
+            self._shut_down_screens()
 
     def hang_up(self) -> None:
         """The terminal is gone. Everything is saved and the store closed first; then the process ends without
@@ -116,7 +127,7 @@ class ChatApp(App[int]):
         on the first write and the exit waits for it forever (tests/functional/test_tmux_signals.py)."""
         import os
 
-        self.chat_screen.shutdown()
+        self._shut_down_screens()
         self.chat_screen.close_store()
         os._exit(0)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import Any
 
 from tui.errors import UserError
@@ -17,7 +18,10 @@ def _vm_status() -> str:
     return format_status(status) if status is not None else ""
 
 
-def launch(args: argparse.Namespace, preset: Preset) -> int:
+def launch(
+    args: argparse.Namespace, preset: Preset, *, first_screen: Callable[[Any], Any] | None = None
+) -> int:
+    """first_screen: builds a screen to open over the chat at start, from the chat screen (`novel open`)."""
     from tui.lifeline import end_with_parent_from_env
 
     end_with_parent_from_env()  # a browser tab's app (stablelm-tui web): SIGTERM, so saved, if web dies
@@ -80,8 +84,13 @@ def launch(args: argparse.Namespace, preset: Preset) -> int:
         heartbeat=heartbeat,
     )
     idle_minutes = getattr(args, "idle_minutes", None)
+    opened = first_screen(chat) if first_screen is not None else None
     app = ChatApp(
-        chat, heartbeat=heartbeat, handle_signals=True, idle_s=idle_minutes * 60 if idle_minutes else None
+        chat,
+        heartbeat=heartbeat,
+        handle_signals=True,
+        idle_s=idle_minutes * 60 if idle_minutes else None,
+        first_screen=opened,
     )
     result = app.run()
     if store is not None:

@@ -47,6 +47,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     commands = parser.add_subparsers(dest="novel_command", metavar="COMMAND", required=True)
 
+    open_ = commands.add_parser(
+        "open",
+        help="open the novel screen of the TUI on a story (F6 in the chat opens it too)",
+        description="Open the TUI on the novel screen: the story (created if missing), or with --resume the story "
+        "opened last, or without either a new story in the story store. F6 goes to the chat and back.",
+    )
+    open_.add_argument("story", metavar="STORY", nargs="?", help="the story file (*.story.json)")
+    open_.add_argument(
+        "--resume", dest="resume_story", action="store_true", help="reopen the story opened last"
+    )
+    open_.add_argument("--preset", help="model preset (default: the default preset)")
+    add_backend_arguments(open_)
+    open_.set_defaults(func=run_open)
+
     new = commands.add_parser("new", help="create an empty story file", description="Create a story file.")
     new.add_argument("story", metavar="STORY", help="the file to create (*.story.json)")
     new.add_argument("--text", default="", help="the story's first lines")
@@ -127,6 +141,13 @@ def _session(args: argparse.Namespace) -> Any:
     with contextlib.suppress(OSError):
         StoryStore().remember(Path(args.story))
     return session
+
+
+def run_open(args: argparse.Namespace) -> int:
+    from tui.app.novel_launch import launch_novel
+    from tui.presets import load_settings
+
+    return launch_novel(args, load_settings().preset(args.preset))
 
 
 def run_new(args: argparse.Namespace) -> int:

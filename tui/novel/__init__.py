@@ -7,7 +7,7 @@ Headless: no Textual, no torch at import. The pieces, from data to generation:
   assemble.py / ledger.py           the planner and its ledger (every token accounted for)
   banned.py                         禁止ワード as banned token sequences for the sampler
   history.py                        continue, retry, undo, redo on the story's history
-  backend.py                        the backend and the generation request (to switch to the shared factory)
+  backend.py                        the base model's backend (tui.engine.factory) and the generation request
   session.py / store.py             NovelSession (what a screen drives) and the per-user story store
   imports.py / report.py            NovelAI and SillyTavern lorebooks; the ledger as a table
 See docs/novel.md.

@@ -1,7 +1,7 @@
 """The one place novel mode gets a backend and turns a plan into a generation request.
 
-`make_backend` mirrors `tui.commands.generate._backend` on purpose: when the project has one shared backend
-factory and request builder, these two functions are what switch to it.
+The backend comes from the shared factory (tui.engine.factory.open_host), as for `chat` and `generate`: the same
+flags mean the same thing, and the novel screen takes the base model from the chat's own host.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import secrets
 from typing import Any
 
 from tui.engine.request import GenerationRequest
-from tui.errors import UserError
 from tui.novel.banned import WordBans
 from tui.novel.ledger import NovelPlan
 from tui.novel.story import Sampler, Story
@@ -21,36 +20,12 @@ from tui.tokenizers import Tokenizer
 
 def make_backend(args: argparse.Namespace, preset: Preset, tokenizer: Tokenizer) -> Any:
     """The base model of `preset` (novel mode continues text: always the base model), local or remote."""
-    spec = preset.base
-    base_url = args.base_url or preset.remote_base_url
-    kind = args.backend or ("openai" if base_url else "local")
-    if kind == "openai":
-        from tui.engine.remote import OpenAIBackend, RemoteConfig
+    from tui.engine.factory import EngineChoice, adapter_flags, open_host
 
-        if getattr(args, "adapter", None):
-            raise UserError("--adapter loads into the local model; a server loads its adapters itself")
-        if not base_url:
-            raise UserError("--backend openai needs --base-url URL (or remote_base_url in the preset)")
-        if args.timeout <= 0:
-            raise UserError(f"--timeout must be positive, got {args.timeout}")
-        config = RemoteConfig(
-            base_url=base_url,
-            model=args.remote_model or preset.remote_model,
-            api_key_env=preset.remote_api_key_env,
-            read_timeout_s=args.timeout,
-        )
-        return OpenAIBackend(config, tokenizer)
-    from tui.engine.loading import LoadOptions
-    from tui.engine.local import LocalBackend
-    from tui.trust import remote_code_allowed
-
-    options = LoadOptions(
-        device=args.device,
-        quantization=args.quantize,
-        trust_remote_code=remote_code_allowed(preset, spec.model),
-        adapter=getattr(args, "adapter", None) or spec.adapter,
-    )
-    return LocalBackend.load(spec.model, tokenizer, options)
+    # Novel mode continues text with the base model: a bare --adapter DIR is the base model's.
+    choice = EngineChoice.from_args(args, adapters=adapter_flags(getattr(args, "adapter", None), "base"))
+    host = open_host(preset, choice, modes=("base",), tokenizer=tokenizer)
+    return host.backend("base")
 
 
 def supports_bans(backend: Any) -> bool:

@@ -1,12 +1,12 @@
-"""Reading and writing story files: atomic, private (0600 files, 0700 folders we create), size-limited.
+"""Reading and writing story files: atomic, private (tui.paths: 0600 files, 0700 folders), size-limited.
 
-`write_private` is the one place novel mode writes a file for the user; when the project has one shared helper
-for private files (tui.paths), this function is what switches to it.
+Saving goes through tui.paths.write_private_file like every file the app writes for a user. A kill -9 in the
+middle of a save leaves its temporary file beside the story (never a half-written story); the next save of the
+same story removes such leftovers, so a story folder does not fill with them.
 """
 
 from __future__ import annotations
 
-import itertools
 import os
 import threading
 from pathlib import Path
@@ -14,68 +14,40 @@ from pathlib import Path
 from tui.errors import UserError
 from tui.novel.schema import dump_story, parse_story
 from tui.novel.story import Story
+from tui.paths import private_dir, write_private_file
+
+__all__ = ["MAX_STORY_BYTES", "private_dir", "read_story", "save_story"]
 
 MAX_STORY_BYTES = 4 * 1024 * 1024
 """A story file past this is refused (a 100,000-character story with its history is about 0.5 MB)."""
-FILE_MODE = 0o600
-DIR_MODE = 0o700
-_counter = itertools.count()
-_counter_lock = threading.Lock()
+_saving: dict[Path, int] = {}
+"""Stories this process is writing right now: their temporaries are not leftovers."""
+_saving_lock = threading.Lock()
 
 
-def private_dir(path: Path) -> Path:
-    """Create `path` (and missing parents) readable only by the user; an existing folder is left as it is."""
-    missing = []
-    here = path
-    while not here.exists():
-        missing.append(here)
-        here = here.parent
-    for folder in reversed(missing):
-        folder.mkdir(mode=DIR_MODE, exist_ok=True)
-        os.chmod(folder, DIR_MODE)  # mkdir's mode is masked by the umask
-    return path
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` atomically: a reader (or a kill -9) sees the old file or the new, never half.
-
-    The data goes to a temporary file beside it (0600), is flushed to disk, then renamed over the target.
-    """
-    with _counter_lock:
-        serial = next(_counter)
-    temp = path.with_name(f".{path.name}.{os.getpid()}.{serial}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+def _write(path: Path, data: bytes) -> None:
+    key = path.absolute()
+    with _saving_lock:
+        _saving[key] = _saving.get(key, 0) + 1
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    _remove_stale_temporaries(path)
-    try:
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)  # the rename itself survives a power cut
-    except OSError:
-        pass
+        write_private_file(path, data)
     finally:
-        os.close(dir_fd)
+        with _saving_lock:
+            _saving[key] -= 1
+            busy = _saving[key] > 0
+            if not busy:
+                del _saving[key]
+    if not busy:
+        _remove_leftovers(path)
 
 
-def _remove_stale_temporaries(path: Path) -> None:
-    """Temporary files of writers that were killed mid-save (their process is gone)."""
-    for temp in path.parent.glob(f".{path.name}.*.tmp"):
+def _remove_leftovers(path: Path) -> None:
+    """Temporaries of saves that were killed midway (write_private_file names them `.NAME.*.part`). One story
+    has one writer at a time (the app or a `novel` command), so any other is a leftover."""
+    for temp in path.parent.glob(f".{path.name}.*.part"):
         try:
-            pid = int(temp.name[len(path.name) + 2 :].split(".")[0])
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            temp.unlink(missing_ok=True)
-        except (ValueError, OSError):
+            os.unlink(temp)
+        except OSError:
             continue
 
 
@@ -112,6 +84,6 @@ def save_story(path: Path, story: Story) -> None:
             f"{MAX_STORY_BYTES // 1024 // 1024} MB limit; remove old history items"
         )
     try:
-        write_private(path, data)
+        _write(path, data)
     except OSError as exc:
         raise UserError(f"cannot save {path}: {exc.strerror or exc}") from None

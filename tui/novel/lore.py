@@ -92,3 +92,10 @@ class Joined:
 
     def which(self, offset: int) -> int:
         return bisect_right(self.starts, offset) - 1
+
+
+def entries_fired_by(lore: tuple[LoreEntry, ...], text: str, *, fold_kana: bool) -> list[tuple[int, Match]]:
+    """Which entries a key in `text` fires, matched exactly as the planner matches the story (the lorebook test
+    field): (entry index, its match), in lorebook order. Disabled entries are included; the caller says so."""
+    found = scan(compile_lore(lore, fold_kana), fold(text, kana=fold_kana))
+    return sorted(found.items())

@@ -14,8 +14,7 @@ import re
 import time
 from pathlib import Path
 
-from tui.novel.files import private_dir, write_private
-from tui.paths import data_dir
+from tui.paths import data_dir, private_data_dir, private_dir, write_private_file
 
 RECENT_LIMIT = 20
 SUFFIX = ".story.json"
@@ -30,6 +29,12 @@ def _slug(title: str) -> str:
 class StoryStore:
     def __init__(self, folder: Path | None = None) -> None:
         self.folder = folder or data_dir() / "stories"
+        self._in_data_dir = folder is None
+
+    def _make_folder(self) -> None:
+        if self._in_data_dir:
+            private_data_dir()  # the data folder itself is private too, not only its stories folder
+        private_dir(self.folder)
 
     @property
     def recent_file(self) -> Path:
@@ -37,7 +42,7 @@ class StoryStore:
 
     def new_path(self, title: str = "") -> Path:
         """A fresh path in the store for a new story (the folder is created, private)."""
-        private_dir(self.folder)
+        self._make_folder()
         stamp = time.strftime("%Y-%m-%d-%H%M%S")
         base = f"{stamp}-{_slug(title)}"
         path = self.folder / f"{base}{SUFFIX}"
@@ -67,6 +72,6 @@ class StoryStore:
         """Put `path` first in the recent list. Raises OSError when the store cannot be written."""
         resolved = path.resolve()
         paths = [resolved, *(p for p in self.recent() if p.resolve() != resolved)][:RECENT_LIMIT]
-        private_dir(self.folder)
+        self._make_folder()
         data = json.dumps({"recent": [str(p) for p in paths]}, ensure_ascii=False, indent=2) + "\n"
-        write_private(self.recent_file, data.encode("utf-8"))
+        write_private_file(self.recent_file, data)

@@ -56,6 +56,10 @@ class ChatScreen(ChatTools):
         ),
         Binding("f4", "sessions", "Sessions", id="chat.sessions", tooltip="reopen a saved conversation"),
         Binding("f5", "switch_preset", "Preset", id="chat.preset", tooltip="switch model preset"),
+        # Priority: the input's own f6 (select line) would take the key first.
+        Binding(
+            "f6", "novel", "Novel", id="chat.novel", priority=True, tooltip="novel mode: continue a story"
+        ),
         Binding("f9", "copy_reply", "Copy", id="chat.copy", tooltip="copy the last reply (OSC 52)"),
         Binding("f8", "toggle_markdown", "MD", id="chat.markdown", tooltip="replies as Markdown / literal"),
         Binding("f1", "help", "Help", id="chat.help", tooltip="this help"),
@@ -254,6 +258,20 @@ class ChatScreen(ChatTools):
         self.notify("editing your last message: Enter resends it, Esc cancels", markup=False)
 
     # ----- dialogs: each result is applied where its screen is opened -------------------------------------
+    def action_novel(self) -> None:
+        if self.generating:
+            self.notify("stop the reply first (Esc)", markup=False)
+            return
+        from tui.app.novel_launch import novel_screen_for
+        from tui.errors import StableLMTuiError
+
+        try:
+            screen = novel_screen_for(self)
+        except StableLMTuiError as exc:  # the last story is damaged: say why, stay in the chat
+            self.notify(str(exc), title="novel", severity="error", markup=False, timeout=10)
+            return
+        self.app.push_screen(screen)
+
     def action_help(self) -> None:
         from tui.app.screens.help import HelpScreen
 

@@ -27,15 +27,23 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,f1,q", "dismiss", "Close", id="help.close"),
     ]
 
-    def __init__(self, bindings: Sequence[Binding]) -> None:
+    def __init__(
+        self, bindings: Sequence[Binding], *, extra: Sequence[tuple[str, str]] = EXTRA_KEYS, note: str = ""
+    ) -> None:
         super().__init__()
         self.bindings = bindings
+        self.extra = extra
+        """Keys that are not bindings of the screen (typing, the input's own keys)."""
+        self.note = note or (
+            "The meter shows the planner's count: template+system, history, your draft and the "
+            "reserve for the reply. Dimmed messages are no longer in the model's context."
+        )
 
     def compose(self) -> ComposeResult:
         table = Table.grid(padding=(0, 2))
         table.add_column(style="bold #ffd75f", no_wrap=True)
         table.add_column()
-        for key, what in EXTRA_KEYS:
+        for key, what in self.extra:
             table.add_row(Text(key), Text(what))
         shown: set[str] = set()
         for b in self.bindings:
@@ -45,13 +53,7 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll(id="help-body"):
             yield Static("Keys (Esc closes)", classes="dialog-title")
             yield Static(table)
-            yield Static(
-                Text(
-                    "The meter shows the planner's count: template+system, history, your draft and the "
-                    "reserve for the reply. Dimmed messages are no longer in the model's context.",
-                    style="dim",
-                )
-            )
+            yield Static(Text(self.note, style="dim"))
 
     def action_dismiss(self) -> None:  # type: ignore[override]
         self.dismiss(None)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from rich.cells import cell_len
 from rich.text import Text
+from textual.dom import NoScreen
 from textual.screen import Screen
 from textual.widgets import Static
 
@@ -64,6 +65,12 @@ class KeyBar(Static):
         return items
 
     def _redraw(self) -> None:
+        # A redraw queued just before its screen was closed (the compare view's Esc, the novel screen's F6)
+        # finds the widget detached, or no screen at all.
         if not self.is_attached:
-            return  # a redraw queued before its screen was dismissed (the compare view's Esc)
-        self.update(layout_keys(self.items(), max(self.size.width, 20)))
+            return
+        try:
+            items = self.items()
+        except NoScreen:
+            return
+        self.update(layout_keys(items, max(self.size.width, 20)))

@@ -1,0 +1,94 @@
+"""The real `stablelm-tui novel open` in a real terminal (tmux): kill -9 loses nothing the screen showed.
+
+What the writer typed is saved within half a second; a continuation that is streaming when the process is
+killed is in the file up to its last autosave, marked "interrupted", and `--resume` reopens the story.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.functional.tmux_driver import TmuxChat
+from tui.novel.files import read_story, save_story
+from tui.novel.story import Story
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
+]
+
+LONG_PRESET = """
+[presets.long]
+extends = "demo"
+description = "demo models with long base continuations (tests)"
+[presets.long.base.generation]
+max_new_tokens = 1500
+"""
+LOAD_S = 120  # the first start imports torch and loads a model on a shared 2-core machine
+
+
+@pytest.fixture
+def env(isolated_dirs: Path, demo_models: dict[str, Path]) -> dict[str, str]:
+    config = Path(os.environ["STABLELM_TUI_CONFIG_DIR"])
+    config.mkdir(parents=True, exist_ok=True)
+    (config / "config.toml").write_text(LONG_PRESET, encoding="utf-8")
+    names = ("STABLELM_TUI_CONFIG_DIR", "STABLELM_TUI_DATA_DIR", "STABLELM_TUI_CACHE_DIR", "PATH", "HOME")
+    return {name: os.environ[name] for name in names if name in os.environ} | {
+        "TERM": "xterm-256color",
+        "LANG": "C.UTF-8",
+    }
+
+
+@pytest.fixture
+def terminals() -> Iterator[list[TmuxChat]]:
+    started: list[TmuxChat] = []
+    yield started
+    for terminal in started:
+        terminal.close()
+
+
+def open_novel(terminals: list[TmuxChat], env: dict[str, str], *args: str) -> TmuxChat:
+    terminal = TmuxChat(["--preset", "long", *args], env=env, command=("novel", "open"))
+    terminals.append(terminal)
+    terminal.wait_for(" NOVEL ", LOAD_S)
+    terminal.wait_for("tok", 30)  # the first plan is on the status line
+    return terminal
+
+
+def test_kill_9_keeps_what_was_typed_and_the_streamed_continuation_and_resume_reopens_it(
+    env: dict[str, str], terminals: list[TmuxChat], tmp_path: Path
+) -> None:
+    path = tmp_path / "kill.story.json"
+    save_story(path, Story(text="むかしむかし、"))
+    novel = open_novel(terminals, env, str(path))
+    novel.type("ある村に")
+    novel.wait_for("むかしむかし、ある村に", 10)
+    time.sleep(1.2)  # longer than the autosave interval (0.5 s)
+    os.kill(novel.pid, 9)
+    novel.wait_exit()
+    assert read_story(path).text == "むかしむかし、ある村に"
+
+    novel = open_novel(terminals, env, "--resume")  # the story opened last
+    novel.wait_for("むかしむかし、ある村に", 10)
+    novel.send("C-g")
+    novel.wait_for("generating", LOAD_S)
+    deadline = time.monotonic() + 60
+    while len(read_story(path).text) <= len("むかしむかし、ある村に") + 5:
+        assert time.monotonic() < deadline, f"no continuation was saved while it streamed:\n{novel.screen()}"
+        time.sleep(0.2)
+    time.sleep(1.0)
+    screen = novel.screen()
+    assert "generating" in screen, f"the continuation ended before the kill:\n{screen}"
+    os.kill(novel.pid, 9)
+    novel.wait_exit()
+    story = read_story(path)
+    item = story.history[-1]
+    assert item.finish == "interrupted" and item.state == "applied" and item.text
+    assert story.text == "むかしむかし、ある村に" + item.text
+    assert [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")] == ["kill.story.json"]

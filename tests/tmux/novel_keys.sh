@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Write a story in the real app in a real terminal (tmux, 80x24), by keys only, outside Textual's test harness:
+# `novel open` shows the story, typing edits it, ctrl+g writes a continuation, F7/F8 undo and redo it, ctrl+o
+# and F4 reach the panels, F1 shows the novel keys, F6 goes to the chat and back, ctrl+q saves and exits 0.
+# (kill -9 while a continuation streams: tests/functional/test_tmux_novel.py.)
+# Usage: tests/tmux/novel_keys.sh [path/to/stablelm-tui] [python]   (exit 0 = every check passed)
+set -euo pipefail
+
+APP=${1:-.venv/bin/stablelm-tui}
+PYTHON=${2:-.venv/bin/python}
+SESSION="stui-novel-$$"
+WORK=$(mktemp -d)
+export STABLELM_TUI_DATA_DIR="$WORK/data" STABLELM_TUI_CONFIG_DIR="$WORK/config"
+STORY="$WORK/walk.story.json"
+FAILED=0
+
+# A tmux server of our own, its socket in $WORK (see tui_keys.sh).
+tmux() { command tmux -S "$WORK/tmux.sock" "$@"; }
+# shellcheck disable=SC2329  # invoked by the EXIT trap
+cleanup() { tmux kill-server 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+screen() { tmux capture-pane -p -t "$SESSION"; }
+wait_for() {
+    local text=$1 limit=${2:-30} waited=0
+    until screen | grep -qF -- "$text"; do
+        sleep 0.2
+        waited=$((waited + 1))
+        if ((waited > limit * 5)); then return 1; fi
+    done
+}
+gone() { sleep 0.5; ! screen | grep -qF -- "$1"; }
+check() {
+    local name=$1; shift
+    if "$@"; then echo "PASS $name"; else echo "FAIL $name"; FAILED=1; screen | sed 's/^/    | /'; fi
+}
+# story FIELD: a field of the saved story file, as the app wrote it.
+story() { "$PYTHON" -c "import json,sys; print(len(json.load(open(sys.argv[1]))[sys.argv[2]]))" "$STORY" "$1"; }
+text_longer_than() { (( $(story text) > $1 )); }
+text_is() { "$PYTHON" -c "import json,sys; sys.exit(json.load(open(sys.argv[1]))['text'] != sys.argv[2])" "$STORY" "$1"; }
+
+tmux new-session -d -s "$SESSION" -x 80 -y 24 \
+    "LANG=C.UTF-8 STABLELM_TUI_DATA_DIR='$STABLELM_TUI_DATA_DIR' STABLELM_TUI_CONFIG_DIR='$STABLELM_TUI_CONFIG_DIR' \
+     '$APP' novel open '$STORY' --preset demo; echo \"APP-EXIT \$?\"; sleep 30"
+check "novel open shows the novel screen" wait_for " NOVEL " 90
+check "the status line shows the plan's tokens, reused and prefilled" wait_for " prefill " 30
+
+tmux send-keys -t "$SESSION" -l "森の奥に古い城があった。"
+check "typing edits the story" wait_for "森の奥に古い城があった。" 10
+sleep 1
+check "the typed story is autosaved" text_is "森の奥に古い城があった。"
+
+tmux send-keys -t "$SESSION" C-g
+check "ctrl+g writes a continuation (its speed shows)" wait_for "tok/s" 120
+wait_for "ready" 30 || true
+check "the continuation is saved after the typed text" bash -c "(( \$(\"$PYTHON\" -c \"import json; print(len(json.load(open('$STORY'))['history']))\") == 1 ))"
+
+tmux send-keys -t "$SESSION" F7
+sleep 0.5
+check "F7 undoes the continuation" text_is "森の奥に古い城があった。"
+tmux send-keys -t "$SESSION" F8
+sleep 0.5
+check "F8 redoes it" bash -c "! \"$PYTHON\" -c \"import json,sys; sys.exit(json.load(open('$STORY'))['text'] != '森の奥に古い城があった。')\""
+
+tmux send-keys -t "$SESSION" C-o
+check "ctrl+o opens the panels (the ledger first)" wait_for "stable prefix" 10
+tmux send-keys -t "$SESSION" F4 F4
+check "F4 goes to the next panel (メモリ, then 脚注)" wait_for "lines before the end" 10
+tmux send-keys -t "$SESSION" C-o
+check "ctrl+o closes them" gone "lines before the end"
+
+tmux send-keys -t "$SESSION" F1
+check "F1 shows the novel keys" wait_for "take the last continuation out" 10
+tmux send-keys -t "$SESSION" Escape
+check "Esc closes help" gone "Keys (Esc closes)"
+
+tmux send-keys -t "$SESSION" F6
+check "F6 goes to the chat" wait_for " BASE " 10
+tmux send-keys -t "$SESSION" F6
+check "F6 in the chat opens the story again" wait_for "森の奥に古い城があった。" 10
+
+tmux send-keys -t "$SESSION" C-q
+check "ctrl+q exits with status 0" wait_for "APP-EXIT 0" 20
+check "the story file keeps the text after quitting" text_longer_than 12
+
+exit "$FAILED"
