@@ -137,13 +137,22 @@ def main() -> int:
         write_preset(root / "config", model_dir)
         port = free_port()
         command = [str(serve), "serve", "--engine", "vllm", "--preset", "bench", "--mode", "base"]
-        command += ["--port", str(port), "--dtype", dtype, "--tensor-parallel-size", str(args.tensor_parallel_size)]
+        command += [
+            "--port",
+            str(port),
+            "--dtype",
+            dtype,
+            "--tensor-parallel-size",
+            str(args.tensor_parallel_size),
+        ]
         began = time.perf_counter()
         proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, start_new_session=True)
         url = f"http://127.0.0.1:{port}"
         try:
             wait_ready(proc, url, 1200)
-            print(f"vLLM up in {time.perf_counter() - began:.0f} s (tensor parallel {args.tensor_parallel_size})")
+            print(
+                f"vLLM up in {time.perf_counter() - began:.0f} s (tensor parallel {args.tensor_parallel_size})"
+            )
             prompt = list(range(1000, 1128))
             timed_stream(url, prompt, 8)  # warm-up
             results: list[Any] = [timed_stream(url, prompt, args.tokens) for _ in range(args.runs)]

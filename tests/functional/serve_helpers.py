@@ -77,7 +77,15 @@ def start_serve(
     log, out = workdir / f"serve-{port}.log", workdir / f"serve-{port}.out"
     with log.open("wb") as log_file, out.open("wb") as out_file:
         proc = subprocess.Popen(
-            [*(command or [sys.executable, "-m", "tui"]), "serve", "--engine", engine, "--port", str(port), *args],
+            [
+                *(command or [sys.executable, "-m", "tui"]),
+                "serve",
+                "--engine",
+                engine,
+                "--port",
+                str(port),
+                *args,
+            ],
             stdout=out_file,
             stderr=log_file,
             env=full_env,

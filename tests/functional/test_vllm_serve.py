@@ -101,7 +101,9 @@ def test_greedy_text_from_vllm_equals_the_local_backend_with_a_literal_endoftext
     assert fin.text == collect(local.stream(request, never()))[1].text
 
 
-def test_the_prompt_travels_as_the_planned_ids_and_cached_tokens_are_reported(served: Served, tok: Spm) -> None:
+def test_the_prompt_travels_as_the_planned_ids_and_cached_tokens_are_reported(
+    served: Served, tok: Spm
+) -> None:
     ids = tok.encode(LONG)
     body = {"model": "demo-base", "prompt": ids, "max_tokens": 4, "temperature": 0}
     first = httpx.post(f"{served.url}/v1/completions", json=body, timeout=120).json()
@@ -120,7 +122,7 @@ def test_sigterm_stops_vllm_and_every_worker_and_frees_the_port(served: Served) 
     assert len(started) >= 2  # vLLM's API server and at least its engine core
     served.proc.send_signal(signal.SIGTERM)
     assert served.proc.wait(120) == 0
-    gone, alive = psutil.wait_procs(started, timeout=30)
+    _, alive = psutil.wait_procs(started, timeout=30)
     assert alive == [], [p.pid for p in alive]
     assert port_is_free(served.port)
 

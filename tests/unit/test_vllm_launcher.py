@@ -78,7 +78,7 @@ def test_cpu_settings_the_user_set_are_kept() -> None:
 
 
 def test_more_workers_than_cores_is_one_sentence() -> None:
-    with pytest.raises(UserError, match="needs a core per worker: 4 workers .* but 2 cores here"):
+    with pytest.raises(UserError, match=r"needs a core per worker: 4 workers .* but 2 cores here"):
         choose_cpu_settings(4, 24 * GIB, 18 * GIB, [0, 1], {})
 
 
