@@ -194,17 +194,18 @@ def _log_path(name: str, port: int) -> Path:
 def start(plan: ServePlan, mode: Mode) -> RunningServer:
     from tui.serving.child import start_child
     from tui.serving.engines import gpu_count
-    from tui.serving.model_dir import prepare_serving_dir
 
     name = plan.preset.served_name(mode)
-    model_dir = prepare_serving_dir(plan.preset, mode)
-    port = plan.port_for(mode) or _free_port(plan.host)
     ranks = plan.tensor_parallel_size * plan.pipeline_parallel_size
     cpu = None
-    if gpu_count() == 0:
+    if gpu_count() == 0:  # checked first: a machine that cannot run it is said before any file is written
         total, available = memory_bytes()
         cpu = choose_cpu_settings(ranks, total, available, allowed_cpus(), dict(os.environ))
         print(f"{name}: {cpu.describe(ranks)}", file=sys.stderr, flush=True)
+    from tui.serving.model_dir import prepare_serving_dir
+
+    model_dir = prepare_serving_dir(plan.preset, mode)
+    port = plan.port_for(mode) or _free_port(plan.host)
     api_key = os.environ.get(plan.api_key_env) if plan.api_key_env else None
     log_path = _log_path(name, port)
     url = _url(_connect_host(plan.host), port)

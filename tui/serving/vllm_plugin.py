@@ -10,10 +10,10 @@ What it registers (checked against vLLM 0.32's `model_executor/models/registry.p
   builds the base model with `AutoModel.from_config`: our installed code, never the Hub's remote code;
 - the architecture name with vLLM's model registry, mapped to the Transformers backend's causal-LM class.
 
-The mapping is made only when our model class follows transformers' attention interface
-(`is_backend_compatible()`): the backend replaces attention with vLLM's paged attention through that interface,
-and a class that does not dispatch through it would run without the KV cache. Without the mapping vLLM says
-plainly that the architecture is not supported.
+The backend replaces attention with vLLM's paged attention through transformers' attention interface; it checks
+that each layer dispatches through it and refuses to start otherwise ("Layer 0 does not dispatch through the
+Transformers attention interface"), so a model class that does not follow the interface cannot run silently
+without the KV cache.
 """
 
 from __future__ import annotations
@@ -37,9 +37,6 @@ def register() -> None:
     AutoModelForCausalLM.register(
         JapaneseStableLMAlphaConfig, JapaneseStableLMAlphaForCausalLM, exist_ok=True
     )
-    if not JapaneseStableLMAlphaModel.is_backend_compatible():
-        return
-
     from vllm import ModelRegistry
 
     ModelRegistry.register_model(ARCHITECTURE, TRANSFORMERS_BACKEND)
