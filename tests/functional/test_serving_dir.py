@@ -30,11 +30,20 @@ def test_config_names_our_architecture_and_no_remote_code(served_dirs: dict[str,
     assert "auto_map" not in config
 
 
-def test_weights_are_linked_not_copied(served_dirs: dict[str, Path], demo_models: dict[str, Path]) -> None:
+def test_weights_hold_the_split_mlp_that_vllm_can_load(
+    served_dirs: dict[str, Path], demo_models: dict[str, Path]
+) -> None:
+    from safetensors.torch import load_file
+
     for mode, directory in served_dirs.items():
-        weights = directory / "model.safetensors"
-        assert weights.is_symlink()
-        assert weights.resolve() == (demo_models[mode] / "model.safetensors").resolve()
+        original = load_file(str(demo_models[mode] / "model.safetensors"))
+        served = load_file(str(directory / "model.safetensors"))
+        packed = original["transformer.layers.0.mlp.packed_input_proj.weight"]
+        assert not any("packed_input_proj" in name for name in served)
+        assert served["transformer.layers.0.mlp.up_proj.weight"].equal(packed.chunk(2)[0])
+        assert served["transformer.layers.0.mlp.gate_proj.weight"].equal(packed.chunk(2)[1])
+        assert served["embed_out.weight"].equal(original["embed_out.weight"])
+        assert (directory / "generation_config.json").is_symlink()
 
 
 def test_transformers_tokenizer_gives_the_sentencepiece_ids(

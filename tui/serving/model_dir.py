@@ -5,7 +5,9 @@ the weights, and a tokenizer.json. The Alpha checkpoints have no model_type, an 
 run, and only a sentencepiece tokenizer.model; so we build a directory beside them:
 
 - config.json: the checkpoint's, with our model_type and architecture and without the `auto_map`;
-- the weight files and generation_config.json: symbolic links to the originals (a 7B checkpoint is 14 GB);
+- the weights in our module's layout (tui/serving/weights.py): files that need no change and
+  generation_config.json are symbolic links (a 7B checkpoint is 14 GB); files holding the packed MLP input are
+  rewritten once with it split, because vLLM cannot split a tensor while loading;
 - tokenizer.json + tokenizer_config.json: converted from the preset's sentencepiece model so that they tokenize
   exactly like it (tui/serving/spm_json.py), or copied when the preset's tokenizer already is a tokenizer.json.
 
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from tui.errors import UserError
 from tui.paths import cache_dir
+from tui.serving.weights import place_weights
 
 if TYPE_CHECKING:
     from tui.presets import Mode, Preset
@@ -32,10 +35,11 @@ TOKENIZER_CONFIG = "tokenizer_config.json"
 STAMP = "SERVING.json"
 # Bump when what this module writes changes, so old directories get a new tokenizer.json.
 LAYOUT_VERSION = 1
-LINKED_SUFFIXES = (".safetensors", ".bin", ".index.json")
 LINKED_NAMES = ("generation_config.json",)
-# A hub download fetches only what serving reads (no .bin when safetensors exist, no remote-code .py files).
-HUB_PATTERNS = ["config.json", "generation_config.json", "*.safetensors", "*.safetensors.index.json"]
+# A hub download fetches only what serving reads: safetensors when the repository has them, else the .bin shards;
+# never the remote-code .py files.
+HUB_FILES = ["config.json", "generation_config.json"]
+HUB_WEIGHTS = (["*.safetensors", "*.safetensors.index.json"], ["*.bin", "*.bin.index.json"])
 
 
 def serving_root() -> Path:
@@ -58,9 +62,15 @@ def _source_dir(ref: str) -> Path:
     from tui.engine.errors import explain_load_error
 
     try:
-        return Path(
-            snapshot_download(resolved, allow_patterns=HUB_PATTERNS, local_files_only=not hub_reachable())
-        )
+        for weights in HUB_WEIGHTS:
+            snapshot = Path(
+                snapshot_download(
+                    resolved, allow_patterns=HUB_FILES + weights, local_files_only=not hub_reachable()
+                )
+            )
+            if any(snapshot.glob(weights[0])):
+                return snapshot
+        return snapshot
     except Exception as exc:  # hub errors of every kind get their one sentence there
         raise UserError(explain_load_error(exc, resolved)) from None
 
@@ -91,17 +101,13 @@ def _write_text(path: Path, text: str) -> None:
     partial.replace(path)
 
 
-def _link_weights(source: Path, target: Path) -> None:
-    for old in target.iterdir():
-        if old.is_symlink():
-            old.unlink()
-    linked = 0
-    for path in sorted(source.iterdir()):
-        if path.name.endswith(LINKED_SUFFIXES) or path.name in LINKED_NAMES:
-            (target / path.name).symlink_to(path.resolve())
-            linked += path.name.endswith((".safetensors", ".bin"))
-    if not linked:
-        raise UserError(f"{source}: no weight files (*.safetensors or *.bin) to serve")
+def _link_files(source: Path, target: Path) -> None:
+    for name in LINKED_NAMES:
+        link = target / name
+        if link.is_symlink():
+            link.unlink()
+        if (source / name).is_file():
+            link.symlink_to((source / name).resolve())
 
 
 def _write_tokenizer(preset: Preset, target: Path) -> None:
@@ -145,7 +151,8 @@ def prepare_serving_dir(preset: Preset, mode: Mode, root: Path | None = None) ->
     try:
         target.mkdir(parents=True, exist_ok=True)
         _write_text(target / CONFIG, json.dumps(serving_config(source), indent=2, sort_keys=True) + "\n")
-        _link_weights(source, target)
+        _link_files(source, target)
+        place_weights(source, target)
         _write_tokenizer(preset, target)
     except OSError as exc:
         raise UserError(f"cannot write the serving directory {target}: {exc.strerror or exc}") from None
