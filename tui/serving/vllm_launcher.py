@@ -128,6 +128,23 @@ def _cpu_ranges(cpus: list[int]) -> str:
     return ",".join(parts)
 
 
+def check_cpu_head_size(model_dir: Path) -> None:
+    """vLLM's CPU attention has kernels for some head sizes only; any other fails at the first request, after the
+    server said it was ready, so it is said here instead (importing vLLM's CPU backend takes a few seconds)."""
+    import json
+
+    from vllm.v1.attention.backends.cpu_attn import CPUAttentionBackend
+
+    config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    head_size = int(config["hidden_size"]) // int(config["num_attention_heads"])
+    supported = list(CPUAttentionBackend.get_supported_head_sizes())
+    if head_size not in supported:
+        raise UserError(
+            f"vLLM's CPU build has no attention kernel for this model's head size {head_size} (it has "
+            f"{', '.join(map(str, supported))}): serve it with --engine local, or with vLLM on a GPU"
+        )
+
+
 def vllm_argv(plan: ServePlan, mode: Mode, model_dir: Path, port: int, cpu: CpuSettings | None) -> list[str]:
     """The vLLM server's command line (extra engine arguments last, so they win)."""
     argv = [
@@ -205,6 +222,8 @@ def start(plan: ServePlan, mode: Mode) -> RunningServer:
     from tui.serving.model_dir import prepare_serving_dir
 
     model_dir = prepare_serving_dir(plan.preset, mode)
+    if cpu is not None:
+        check_cpu_head_size(model_dir)
     port = plan.port_for(mode) or _free_port(plan.host)
     api_key = os.environ.get(plan.api_key_env) if plan.api_key_env else None
     log_path = _log_path(name, port)
