@@ -10,7 +10,14 @@ import pytest
 from tui.errors import UserError
 from tui.presets import load_settings
 from tui.serving.engines import ServePlan
-from tui.serving.vllm_launcher import CpuSettings, choose_cpu_settings, vllm_argv, vllm_env
+from tui.serving.vllm_launcher import (
+    CpuSettings,
+    GpuPlacement,
+    choose_cpu_settings,
+    place_on_gpus,
+    vllm_argv,
+    vllm_env,
+)
 
 GIB = 1024**3
 
@@ -85,3 +92,26 @@ def test_more_workers_than_cores_is_one_sentence() -> None:
 def test_too_little_free_memory_is_one_sentence() -> None:
     with pytest.raises(UserError, match="too little for 2 vLLM workers"):
         choose_cpu_settings(2, 8 * GIB, GIB, [0, 1], {})
+
+
+@pytest.mark.parametrize(
+    ("servers", "index", "ranks", "gpus", "env", "expected"),
+    [
+        pytest.param(1, 0, 2, 2, {}, None, id="one-server-vllm-decides"),
+        pytest.param(2, 1, 2, 4, {}, GpuPlacement("2,3", None), id="both-modes-gpus-of-their-own"),
+        pytest.param(
+            2, 1, 1, 4, {"CUDA_VISIBLE_DEVICES": "5,7"}, GpuPlacement("7", None), id="within-visible"
+        ),
+        pytest.param(2, 0, 1, 1, {}, GpuPlacement(None, 0.45), id="both-modes-share-one-gpu"),
+    ],
+)
+def test_with_two_models_on_a_gpu_machine_each_server_gets_gpus_or_a_share(
+    servers: int, index: int, ranks: int, gpus: int, env: dict[str, str], expected: GpuPlacement | None
+) -> None:
+    assert place_on_gpus(servers, index, ranks, gpus, env) == expected
+
+
+def test_a_shared_gpu_is_a_memory_fraction_and_gpus_of_its_own_are_visible_devices() -> None:
+    shared = vllm_argv(plan(), "base", Path("/m"), 8100, None, GpuPlacement(None, 0.45))
+    assert flag(shared, "--gpu-memory-utilization") == "0.45"
+    assert vllm_env(None, None, {}, GpuPlacement("2,3", None)) == {"CUDA_VISIBLE_DEVICES": "2,3"}

@@ -128,6 +128,34 @@ def _cpu_ranges(cpus: list[int]) -> str:
     return ",".join(parts)
 
 
+@dataclass(frozen=True)
+class GpuPlacement:
+    """Where one of several servers (--mode both) runs on a GPU machine."""
+
+    visible_devices: str | None
+    """CUDA_VISIBLE_DEVICES for this server: GPUs of its own when there are enough for every server."""
+    memory_fraction: float | None
+    """--gpu-memory-utilization when the servers share GPUs (vLLM's default 0.9 would leave the second none)."""
+
+    def describe(self) -> str:
+        if self.visible_devices is not None:
+            return f"GPUs {self.visible_devices}"
+        return f"sharing the GPUs: --gpu-memory-utilization {self.memory_fraction:g}"
+
+
+def place_on_gpus(
+    servers: int, index: int, ranks: int, gpus: int, env: dict[str, str]
+) -> GpuPlacement | None:
+    """Server `index` of `servers`, each with `ranks` workers; None: one server, vLLM's own choices."""
+    if servers == 1:
+        return None
+    visible = env.get("CUDA_VISIBLE_DEVICES")
+    devices = [d for d in visible.split(",") if d] if visible else [str(i) for i in range(gpus)]
+    if len(devices) >= servers * ranks:
+        return GpuPlacement(",".join(devices[index * ranks : (index + 1) * ranks]), None)
+    return GpuPlacement(None, round(0.9 / servers, 2))
+
+
 def check_cpu_head_size(model_dir: Path) -> None:
     """vLLM's CPU attention has kernels for some head sizes only; any other fails at the first request, after the
     server said it was ready, so it is said here instead (importing vLLM's CPU backend takes a few seconds)."""
@@ -145,7 +173,14 @@ def check_cpu_head_size(model_dir: Path) -> None:
         )
 
 
-def vllm_argv(plan: ServePlan, mode: Mode, model_dir: Path, port: int, cpu: CpuSettings | None) -> list[str]:
+def vllm_argv(
+    plan: ServePlan,
+    mode: Mode,
+    model_dir: Path,
+    port: int,
+    cpu: CpuSettings | None,
+    gpu: GpuPlacement | None = None,
+) -> list[str]:
     """The vLLM server's command line (extra engine arguments last, so they win)."""
     argv = [
         sys.executable,
@@ -173,11 +208,17 @@ def vllm_argv(plan: ServePlan, mode: Mode, model_dir: Path, port: int, cpu: CpuS
         argv += ["--gpu-memory-utilization", f"{cpu.memory_fraction:g}"]
         if plan.tensor_parallel_size * plan.pipeline_parallel_size > 1:
             argv += ["--distributed-executor-backend", "mp"]
+    elif gpu is not None and gpu.memory_fraction is not None:
+        argv += ["--gpu-memory-utilization", f"{gpu.memory_fraction:g}"]
     return [*argv, *plan.extra_args]
 
 
-def vllm_env(cpu: CpuSettings | None, api_key: str | None, base: dict[str, str]) -> dict[str, str]:
+def vllm_env(
+    cpu: CpuSettings | None, api_key: str | None, base: dict[str, str], gpu: GpuPlacement | None = None
+) -> dict[str, str]:
     env = dict(base)
+    if gpu is not None and gpu.visible_devices is not None:
+        env["CUDA_VISIBLE_DEVICES"] = gpu.visible_devices
     if api_key:
         env["VLLM_API_KEY"] = api_key
     if cpu is not None:
@@ -214,11 +255,16 @@ def start(plan: ServePlan, mode: Mode) -> RunningServer:
 
     name = plan.preset.served_name(mode)
     ranks = plan.tensor_parallel_size * plan.pipeline_parallel_size
-    cpu = None
-    if gpu_count() == 0:  # checked first: a machine that cannot run it is said before any file is written
+    cpu = gpu = None
+    gpus = gpu_count()
+    if gpus == 0:  # checked first: a machine that cannot run it is said before any file is written
         total, available = memory_bytes()
         cpu = choose_cpu_settings(ranks, total, available, allowed_cpus(), dict(os.environ))
         print(f"{name}: {cpu.describe(ranks)}", file=sys.stderr, flush=True)
+    else:
+        gpu = place_on_gpus(len(plan.modes), plan.modes.index(mode), ranks, gpus, dict(os.environ))
+        if gpu is not None:
+            print(f"{name}: {gpu.describe()}", file=sys.stderr, flush=True)
     from tui.serving.model_dir import prepare_serving_dir
 
     model_dir = prepare_serving_dir(plan.preset, mode)
@@ -230,9 +276,9 @@ def start(plan: ServePlan, mode: Mode) -> RunningServer:
     url = _url(_connect_host(plan.host), port)
     print(f"starting vLLM for {name} on {url} (its log: {log_path})", file=sys.stderr, flush=True)
     return start_child(
-        vllm_argv(plan, mode, model_dir, port, cpu),
+        vllm_argv(plan, mode, model_dir, port, cpu, gpu),
         url=url,
-        env=vllm_env(cpu, api_key, dict(os.environ)),
+        env=vllm_env(cpu, api_key, dict(os.environ), gpu),
         name=f"vLLM ({name})",
         ready_timeout=READY_TIMEOUT_S,
         log_path=log_path,
