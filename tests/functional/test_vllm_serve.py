@@ -150,11 +150,14 @@ def test_the_prompt_travels_as_the_planned_ids_and_cached_tokens_are_reported(
     assert collect(remote(served, tok).stream(again, never()))[1].stats.reused_tokens == cached
 
 
-def test_sigterm_stops_vllm_and_every_worker_and_frees_the_port(served: Served) -> None:
+def test_sigterm_or_ctrl_c_stops_vllm_and_every_worker_and_frees_the_port(
+    served: Served, request: pytest.FixtureRequest
+) -> None:
     """Last for each server (it ends it): serve stops vLLM's whole process group, workers included."""
+    sig = signal.SIGTERM if request.node.callspec.params["served"] == 1 else signal.SIGINT
     started = psutil.Process(served.proc.pid).children(recursive=True)
     assert len(started) >= 2  # vLLM's API server and at least its engine core
-    served.proc.send_signal(signal.SIGTERM)
+    served.proc.send_signal(sig)
     assert served.proc.wait(120) == 0
     _, alive = psutil.wait_procs(started, timeout=30)
     assert alive == [], [p.pid for p in alive]
