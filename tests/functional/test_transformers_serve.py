@@ -69,3 +69,37 @@ def test_sigterm_stops_the_engine_and_frees_the_port(tmp_path: Path, demo_models
     assert server.stop() == 0
     assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
     assert port_is_free(server.port)
+
+
+def test_it_streams_and_falls_back_to_a_text_prompt_once_refused(
+    served: Served, nerdstash_model: Path
+) -> None:
+    tok = Spm(nerdstash_model)
+    prompt = "こんにちは 世界"
+    request = GenerationRequest(
+        prompt_ids=tok.encode(prompt), prompt_text=prompt, max_new_tokens=12, do_sample=False, top_k=40
+    )
+    remote = OpenAIBackend(RemoteConfig(base_url=served.url), tok)
+    chunks, fin = collect(remote.stream(request, never()))
+    assert fin.error is None, fin.error
+    assert fin.reason == "length" and fin.stats.new_tokens == 12
+    # transformers serve answers a token-id prompt with HTTP 400 ("prompt must be a string"): the backend sent
+    # the ids, then the text, and says so (the status line warns that the server's counts may differ).
+    assert fin.stats.prompt_as_text is True
+    assert len(chunks) > 1  # streamed, not one block at the end
+    assert remote.model_name() == "demo-base"  # the only model the server lists
+
+
+def test_stop_string_against_the_server(served: Served, nerdstash_model: Path) -> None:
+    tok = Spm(nerdstash_model)
+    remote = OpenAIBackend(RemoteConfig(base_url=served.url), tok)
+    prompt = "むかしむかし"
+    base = GenerationRequest(
+        prompt_ids=tok.encode(prompt), prompt_text=prompt, max_new_tokens=12, do_sample=False
+    )
+    free = collect(remote.stream(base, never()))[1].text
+    stop = free[6:8]
+    base.stop_strings = (stop,)
+    fin = collect(remote.stream(base, never()))[1]
+    assert fin.text == free[: free.index(stop)]
+    assert fin.reason == "stop"
