@@ -47,7 +47,13 @@ which imports them from the `tui` package (`pip install stablelm-tui`); or `impo
 directory without trust_remote_code.
 """
 
-from tui.models import JapaneseStableLMAlphaConfig, JapaneseStableLMAlphaForCausalLM, JapaneseStableLMAlphaModel
+try:
+    from tui.models import JapaneseStableLMAlphaConfig, JapaneseStableLMAlphaForCausalLM, JapaneseStableLMAlphaModel
+except ImportError as exc:
+    raise ImportError(
+        "this demo model's architecture comes from stablelm-tui, which is not installed in this Python "
+        "environment: pip install stablelm-tui"
+    ) from exc
 
 __all__ = ["JapaneseStableLMAlphaConfig", "JapaneseStableLMAlphaForCausalLM", "JapaneseStableLMAlphaModel"]
 '''

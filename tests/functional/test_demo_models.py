@@ -130,3 +130,21 @@ def test_base_and_instruct_are_visibly_different_models(demo_models: dict[str, P
     assert sum(a != b for a, b in zip(base, instruct, strict=True)) >= 6
     other = _greedy(demo_models["instruct"], tok.encode("ユーザー: 猫について教えてください。\nシステム: "))
     assert other != instruct, "the instruct demo's reply must depend on the prompt"
+
+
+def test_without_stablelm_tui_installed_the_demo_says_what_to_install(
+    demo_models: dict[str, Path], tmp_path: Path
+) -> None:
+    """`python -S` has no site-packages: the module cannot import tui, as on a machine without stablelm-tui."""
+    from tui.demo import SHIM_MODULE
+
+    shim = demo_models["base"] / f"{SHIM_MODULE}.py"
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", f"import runpy; runpy.run_path({str(shim)!r})"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert result.returncode != 0
+    assert "pip install stablelm-tui" in result.stderr
