@@ -111,6 +111,7 @@ def test_the_model_file_is_read_without_protobuf(nerdstash_model: Path) -> None:
 def test_tokenizer_config_adds_no_bos_and_names_the_eos(nerdstash_model: Path) -> None:
     config = tokenizer_config(nerdstash_model)
     assert config["eos_token"] == "<|endoftext|>" and config["add_bos_token"] is False
+    assert config["split_special_tokens"] is True
 
 
 def test_a_file_that_is_not_sentencepiece_is_one_sentence(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from tui.models import conversion
 from tui.models.checkpoint import build_tiny_checkpoint
 from tui.models.hub_config import is_ja_alpha, load_config
 from tui.models.ja_alpha import (
+    ARCHITECTURE,
     MODEL_TYPE,
     ContextTooLongError,
     JapaneseStableLMAlphaConfig,
@@ -26,6 +27,7 @@ AutoModelForCausalLM.register(JapaneseStableLMAlphaConfig, JapaneseStableLMAlpha
 conversion.register()
 
 __all__ = [
+    "ARCHITECTURE",
     "MODEL_TYPE",
     "ContextTooLongError",
     "JapaneseStableLMAlphaConfig",

@@ -34,7 +34,7 @@ TOKENIZER_JSON = "tokenizer.json"
 TOKENIZER_CONFIG = "tokenizer_config.json"
 STAMP = "SERVING.json"
 # Bump when what this module writes changes, so old directories get a new tokenizer.json.
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2
 LINKED_NAMES = ("generation_config.json",)
 # A hub download fetches only what serving reads: safetensors when the repository has them, else the .bin shards;
 # never the remote-code .py files.

@@ -163,7 +163,8 @@ def spm_to_tokenizer_json(model_file: Path) -> str:
 
 
 def tokenizer_config(model_file: Path) -> dict[str, Any]:
-    """tokenizer_config.json for transformers: no BOS/EOS added (the model cards encode prompts bare)."""
+    """tokenizer_config.json for transformers: no BOS/EOS added (the model cards encode prompts bare), and
+    `split_special_tokens` so a server that tokenizes text keeps a typed "<|endoftext|>" as text, as we do."""
     import sentencepiece
 
     processor = sentencepiece.SentencePieceProcessor(model_file=str(model_file))
@@ -180,4 +181,5 @@ def tokenizer_config(model_file: Path) -> dict[str, Any]:
         "add_bos_token": False,
         "add_eos_token": False,
         "clean_up_tokenization_spaces": False,
+        "split_special_tokens": True,
     }
