@@ -207,9 +207,20 @@ def test_more_cpu_workers_than_cores_is_one_sentence(demo_models: dict[str, Path
 
 
 def test_a_head_size_vllms_cpu_build_cannot_run_is_one_sentence(demo_models: dict[str, Path]) -> None:
-    """The demo models' heads are 16 wide, for which vLLM's CPU attention has no kernel."""
+    """The demo base model's heads are 16 wide, for which vLLM's CPU attention has no kernel."""
     result = subprocess.run(
-        [*vllm_command(), "serve", "--engine", "vllm", "--preset", "demo", "--port", str(free_port())],
+        [
+            *vllm_command(),
+            "serve",
+            "--engine",
+            "vllm",
+            "--preset",
+            "demo",
+            "--mode",
+            "base",
+            "--port",
+            str(free_port()),
+        ],
         capture_output=True,
         text=True,
         timeout=300,
