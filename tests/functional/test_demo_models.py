@@ -64,3 +64,87 @@ def test_tokenizer_is_the_real_nerdstash_v1(demo_models: dict[str, Path], text: 
     assert ours.get_piece_size() == 65535
     assert ours.id_to_piece(3) == "<|endoftext|>"
     assert ours.encode(text) == reference.encode(text)
+
+
+PLAIN_LOAD = """
+import sys
+from transformers import AutoModelForCausalLM
+model = AutoModelForCausalLM.from_pretrained(sys.argv[1], trust_remote_code=sys.argv[2] == "trust")
+print(type(model).__module__, type(model).__name__)
+"""
+
+
+def test_plain_transformers_loads_the_demo_through_the_installed_package(
+    demo_models: dict[str, Path],
+) -> None:
+    """No `import tui.models` in the script: the directory's one-import module finds the installed classes."""
+    from tui.demo import SHIM_MODULE
+
+    for path in demo_models.values():
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        assert all(ref.startswith(f"{SHIM_MODULE}.") for ref in config["auto_map"].values())
+        assert (path / f"{SHIM_MODULE}.py").is_file()
+        result = subprocess.run(
+            [sys.executable, "-c", PLAIN_LOAD, str(path), "trust"],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            stdin=subprocess.DEVNULL,
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert result.stdout.split() == ["tui.models.ja_alpha", "JapaneseStableLMAlphaForCausalLM"]
+
+
+def test_plain_transformers_without_trust_says_what_to_pass(demo_models: dict[str, Path]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", PLAIN_LOAD, str(demo_models["base"]), "no"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode != 0
+    assert "trust_remote_code=True" in result.stderr
+
+
+def _greedy(path: Path, prompt: list[int], steps: int = 12) -> list[int]:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    import tui.models  # noqa: F401 - registers the architecture
+
+    model = AutoModelForCausalLM.from_pretrained(path).eval()
+    with torch.no_grad():
+        out = model.generate(torch.tensor([prompt]), max_new_tokens=steps, do_sample=False, eos_token_id=None)
+    return [int(t) for t in out[0, len(prompt) :]]
+
+
+def test_base_and_instruct_are_visibly_different_models(demo_models: dict[str, Path]) -> None:
+    from tui.tokenizers import load_tokenizer
+
+    configs = {mode: json.loads((p / "config.json").read_text()) for mode, p in demo_models.items()}
+    assert configs["base"]["hidden_size"] != configs["instruct"]["hidden_size"]
+    tok = load_tokenizer(str(demo_models["base"]))
+    prompt = tok.encode("ユーザー: こんにちは。今日は何をしましょうか？\nシステム: ")
+    base, instruct = _greedy(demo_models["base"], prompt), _greedy(demo_models["instruct"], prompt)
+    assert sum(a != b for a, b in zip(base, instruct, strict=True)) >= 6
+    other = _greedy(demo_models["instruct"], tok.encode("ユーザー: 猫について教えてください。\nシステム: "))
+    assert other != instruct, "the instruct demo's reply must depend on the prompt"
+
+
+def test_without_stablelm_tui_installed_the_demo_says_what_to_install(
+    demo_models: dict[str, Path], tmp_path: Path
+) -> None:
+    """`python -S` has no site-packages: the module cannot import tui, as on a machine without stablelm-tui."""
+    from tui.demo import SHIM_MODULE
+
+    shim = demo_models["base"] / f"{SHIM_MODULE}.py"
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", f"import runpy; runpy.run_path({str(shim)!r})"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert result.returncode != 0
+    assert "pip install stablelm-tui" in result.stderr

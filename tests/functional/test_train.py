@@ -46,7 +46,7 @@ def test_the_card_names_the_base_model_data_and_settings(trained_adapter: dict[s
     card = trained_adapter["card"]
     assert card["base"] == model_identity("demo:base").as_dict()
     assert card["settings"]["rank"] == 4 and card["settings"]["max_tokens"] == 64
-    assert card["settings"]["targets"] == ["dense", "out_proj", "packed_input_proj", "query_key_value"]
+    assert card["settings"]["targets"] == ["dense", "gate_proj", "out_proj", "query_key_value", "up_proj"]
     [data_file] = card["data"]["files"]
     assert data_file["kind"] == "text" and data_file["loss_tokens"] > 500
     assert card["data"]["heldout_sequences"] >= 1

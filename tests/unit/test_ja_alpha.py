@@ -46,9 +46,12 @@ def _load(path: Path = CHECKPOINT, **kwargs: Any) -> Any:
     return model.eval()
 
 
-@pytest.fixture(scope="module")
-def model() -> Any:
-    return _load(dtype=torch.float32)
+@pytest.fixture(scope="module", params=["sdpa", "eager"])
+def model(request: pytest.FixtureRequest) -> Any:
+    """Every exactness test runs once per attention kernel: torch's SDPA (the default) and the eager one."""
+    loaded = _load(dtype=torch.float32, attn_implementation=request.param)
+    assert loaded.config._attn_implementation == request.param
+    return loaded
 
 
 def _close(ours: torch.Tensor, theirs: torch.Tensor) -> None:
@@ -94,12 +97,26 @@ def _greedy_turns(
 # -- loading -----------------------------------------------------------------------------------------------------
 
 
+def converted(stored: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The Hub tensors under our module's names: the packed MLP input cut into (up, gate), the head renamed."""
+    weights: dict[str, torch.Tensor] = {}
+    for name, tensor in stored.items():
+        if "rotary_emb" in name:
+            continue
+        if name.endswith("mlp.packed_input_proj.weight"):
+            up, gate = tensor.chunk(2, dim=0)
+            weights[name.replace("packed_input_proj", "up_proj")] = up
+            weights[name.replace("packed_input_proj", "gate_proj")] = gate
+        else:
+            weights[name.replace("embed_out.", "lm_head.")] = tensor
+    return weights
+
+
 def test_hub_layout_loads_as_our_class_with_the_files_weights(model: Any) -> None:
     assert type(model) is JapaneseStableLMAlphaForCausalLM
-    stored = load_file(str(CHECKPOINT / "model.safetensors"))
+    weights = converted(load_file(str(CHECKPOINT / "model.safetensors")))
     state = model.state_dict()
-    weights = {k: v for k, v in stored.items() if "rotary_emb" not in k}
-    assert set(state) == set(weights), "parameter names must be the original checkpoint names"
+    assert set(state) == set(weights), "every checkpoint tensor must land in exactly one parameter"
     for name, tensor in weights.items():
         assert torch.equal(state[name], tensor), name
     # Nothing for meta-device initialisation to leave as garbage: position tables are computed per call.
@@ -139,6 +156,13 @@ def test_save_pretrained_round_trip_needs_no_help(
     model.save_pretrained(tmp_path / "saved")
     raw = json.loads((tmp_path / "saved" / "config.json").read_text(encoding="utf-8"))
     assert raw["model_type"] == MODEL_TYPE and "auto_map" not in raw
+    # Saved in the original layout again (transformers reverses the conversion): the original code can load it.
+    saved = load_file(str(tmp_path / "saved" / "model.safetensors"))
+    original = {
+        k: v for k, v in load_file(str(CHECKPOINT / "model.safetensors")).items() if "rotary_emb" not in k
+    }
+    assert set(saved) == set(original)
+    assert all(torch.equal(saved[name], tensor) for name, tensor in original.items())
     again = AutoModelForCausalLM.from_pretrained(str(tmp_path / "saved")).eval()
     with torch.no_grad():
         _close(again(torch.tensor([reference["inputs"]["prompt"]])).logits[0], reference["logits"]["single"])
@@ -171,10 +195,11 @@ def test_7b_shapes_on_meta_device() -> None:
     shapes = {name: tuple(p.shape) for name, p in big.named_parameters()}
     assert shapes["transformer.embed_in.weight"] == (65536, 4096)
     assert shapes["transformer.layers.31.attention.query_key_value.weight"] == (3 * 4096, 4096)
-    assert shapes["transformer.layers.0.mlp.packed_input_proj.weight"] == (2 * 11008, 4096)
+    assert shapes["transformer.layers.0.mlp.gate_proj.weight"] == (11008, 4096)
+    assert shapes["transformer.layers.0.mlp.up_proj.weight"] == (11008, 4096)
     assert shapes["transformer.layers.0.mlp.out_proj.weight"] == (4096, 11008)
     assert "transformer.layers.0.input_layernorm.weight" not in shapes
-    assert shapes["embed_out.weight"] == (65536, 4096)
+    assert shapes["lm_head.weight"] == (65536, 4096)
     assert sum(p.numel() for p in big.parameters()) == 7_013_146_624
 
 
@@ -274,7 +299,7 @@ def test_left_padded_batch_generate(model: Any, reference: dict[str, Any]) -> No
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
 def test_half_precision_stays_close(reference: dict[str, Any], dtype: torch.dtype) -> None:
     half = _load(dtype=dtype)
-    assert half.embed_out.weight.dtype == dtype
+    assert half.lm_head.weight.dtype == dtype
     logits = half(torch.tensor([reference["inputs"]["prompt"]])).logits[0].float()
     expected = reference["logits"]["single"]
     assert (logits - expected).abs().max().item() < 0.25

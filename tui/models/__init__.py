@@ -7,11 +7,13 @@ config.json files have no `model_type`, so pass `config=load_config(ref)` for th
 
 from __future__ import annotations
 
-from transformers import AutoConfig, AutoModelForCausalLM
+from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
 
+from tui.models import conversion
 from tui.models.checkpoint import build_tiny_checkpoint
 from tui.models.hub_config import is_ja_alpha, load_config
 from tui.models.ja_alpha import (
+    ARCHITECTURE,
     MODEL_TYPE,
     ContextTooLongError,
     JapaneseStableLMAlphaConfig,
@@ -20,9 +22,12 @@ from tui.models.ja_alpha import (
 )
 
 AutoConfig.register(MODEL_TYPE, JapaneseStableLMAlphaConfig, exist_ok=True)
+AutoModel.register(JapaneseStableLMAlphaConfig, JapaneseStableLMAlphaModel, exist_ok=True)
 AutoModelForCausalLM.register(JapaneseStableLMAlphaConfig, JapaneseStableLMAlphaForCausalLM, exist_ok=True)
+conversion.register()
 
 __all__ = [
+    "ARCHITECTURE",
     "MODEL_TYPE",
     "ContextTooLongError",
     "JapaneseStableLMAlphaConfig",

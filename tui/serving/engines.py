@@ -12,6 +12,7 @@ vLLM and `transformers serve` run as child processes behind the small ExternalEn
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import socket
 from dataclasses import dataclass
@@ -74,11 +75,10 @@ class ExternalEngine:
         return f"{self.name} is not installed in this Python environment: {self.install_hint}"
 
     def start(self, plan: ServePlan, mode: Mode) -> RunningServer:
-        # WIRE: replace with i11a's launchers once merged: tui.serving.vllm / tui.serving.transformers_serve
-        # `start(...) -> RunningServer` for the serving directory of plan.preset.mode(mode).model, served as
-        # plan.preset.served_name(mode) on plan.host:plan.port_for(mode), with the plan's parallel sizes, dtype,
-        # API key variable and extra_args.
-        raise UserError(f"--engine {self.name} is not wired yet on this branch: use --engine local")
+        """Each engine's launcher lives in tui/serving/<name>_launcher.py (imported only when that engine runs)."""
+        launcher = importlib.import_module(f"tui.serving.{self.name}_launcher")
+        server: RunningServer = launcher.start(plan, mode)
+        return server
 
 
 VLLM = ExternalEngine(

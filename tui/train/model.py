@@ -69,9 +69,10 @@ def compute_dtype(model: Any) -> Any:
 def enable_gradient_checkpointing(model: Any) -> str:
     """Recompute each decoder layer in the backward pass instead of keeping its activations; how it was done.
 
-    transformers' classes do it themselves. Our Alpha class does not declare support, so each of its decoder
-    layers (the classes `_no_split_modules` names) gets its forward wrapped in torch's non-reentrant
-    checkpoint, which needs no input that requires grad and so works with frozen embeddings under LoRA.
+    transformers' classes, and our Alpha class (its layers are transformers' GradientCheckpointingLayer), do it
+    themselves. A class that does not declare support gets each decoder layer (the classes `_no_split_modules`
+    names) wrapped in torch's non-reentrant checkpoint, which needs no input that requires grad and so works with
+    frozen embeddings under LoRA.
     """
     if getattr(model, "supports_gradient_checkpointing", False):
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})

@@ -1,8 +1,9 @@
 """Which linear layers a LoRA adapter wraps, per model family: the one table to change when a layer is renamed.
 
 Keys are the `model_type` of a loaded model's config. Our Japanese StableLM Alpha class fuses q/k/v in
-`query_key_value` and the MLP's input and gate in `packed_input_proj`; if a layer is split (for tensor
-parallelism, say), its new names go here and nowhere else. Adapters trained before such a rename name the old
+`query_key_value` (per head) and, since the MLP's packed input was split at load time for tensor parallelism
+(tui/models/conversion.py), has `up_proj` and `gate_proj` where the checkpoints have `packed_input_proj`. When a
+layer is renamed its new names go here and nowhere else. Adapters trained before such a rename name the old
 modules in their adapter_config.json and no longer load: retrain them.
 """
 
@@ -14,8 +15,8 @@ from tui.errors import UserError
 
 # Attention and MLP projections of every StableLM generation (docs/models.md lists which class loads which).
 LORA_TARGETS: dict[str, tuple[str, ...]] = {
-    # Japanese StableLM Alpha (tui.models): attention in/out, MLP in (ff and gate packed) and out.
-    "japanese_stablelm_alpha": ("query_key_value", "dense", "packed_input_proj", "out_proj"),
+    # Japanese StableLM Alpha (tui.models): attention in/out, MLP up, gate and out.
+    "japanese_stablelm_alpha": ("query_key_value", "dense", "up_proj", "gate_proj", "out_proj"),
     # Japanese StableLM Beta (Llama), Gamma (Mistral), 3B-4E1T and Stable LM 2 (StableLm).
     "llama": ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
     "mistral": ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
