@@ -142,7 +142,14 @@ def _build_one(out_dir: Path, mode: str, tokenizer_file: Path) -> None:
     # (The fixture in tests/fixtures/ja_alpha keeps the Hub's exact keys.)
     from tui.models import MODEL_TYPE, build_tiny_checkpoint
 
-    build_tiny_checkpoint(out_dir, SEEDS[mode], **SIZES[mode])
+    sizes = SIZES[mode]
+    build_tiny_checkpoint(
+        out_dir,
+        SEEDS[mode],
+        hidden_size=sizes["hidden_size"],
+        num_hidden_layers=sizes["num_hidden_layers"],
+        num_attention_heads=sizes["num_attention_heads"],
+    )
     config_file = out_dir / "config.json"
     config = json.loads(config_file.read_text(encoding="utf-8"))
     config["model_type"] = MODEL_TYPE
