@@ -146,8 +146,7 @@ class JapaneseStableLMAlphaModel(JapaneseStableLMAlphaPreTrainedModel):
                     f"Japanese StableLM Alpha has {limit} positions; position id {int(positions.max())} is "
                     "past them"
                 )
-        # One new token without padding sees every cached position: nothing to mask, and building transformers'
-        # mask on each decode step costs a tiny model about a tenth of its step time.
+        # One new token without padding sees every cached position: nothing to mask, so no per-token mask work.
         one_step = length == 1 and not padded
         mask = (
             None
