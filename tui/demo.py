@@ -28,14 +28,14 @@ NERDSTASH_ENV = "STABLELM_TUI_NERDSTASH_MODEL"
 
 DEMO_PREFIX = "demo:"
 # Bump when the demo architecture, sizes or files change, so old caches are rebuilt rather than reused.
-BUILD_VERSION = 5
+BUILD_VERSION = 6
 SEEDS = {"base": 1234, "instruct": 5678}
 # Base and instruct differ in width and depth as well as in seed, so the base/instruct toggle (the first thing a
-# newcomer tries) visibly changes the replies. Both keep the real vocabulary and have heads of 32 dims, the
-# smallest head vLLM's CPU attention takes, so `serve --engine vllm` runs the demo on a CPU too.
+# newcomer tries) visibly changes the replies; both keep the real vocabulary and at least 8 dims per head.
+# (Their 16- and 24-dim heads are below what vLLM's CPU attention takes: `serve` says so, docs/remote.md.)
 SIZES = {
-    "base": {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2},
-    "instruct": {"hidden_size": 128, "num_hidden_layers": 3, "num_attention_heads": 4},
+    "base": {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4},
+    "instruct": {"hidden_size": 96, "num_hidden_layers": 3, "num_attention_heads": 4},
 }
 # The architecture lives in the installed stablelm-tui, not in the directory: transformers finds it through this
 # one-import module when asked with trust_remote_code=True (the only way it loads an architecture it does not
