@@ -28,10 +28,11 @@ NERDSTASH_ENV = "STABLELM_TUI_NERDSTASH_MODEL"
 
 DEMO_PREFIX = "demo:"
 # Bump when the demo architecture, sizes or files change, so old caches are rebuilt rather than reused.
-BUILD_VERSION = 4
+BUILD_VERSION = 6
 SEEDS = {"base": 1234, "instruct": 5678}
 # Base and instruct differ in width and depth as well as in seed, so the base/instruct toggle (the first thing a
 # newcomer tries) visibly changes the replies; both keep the real vocabulary and at least 8 dims per head.
+# (Their 16- and 24-dim heads are below what vLLM's CPU attention takes: `serve` says so, docs/remote.md.)
 SIZES = {
     "base": {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4},
     "instruct": {"hidden_size": 96, "num_hidden_layers": 3, "num_attention_heads": 4},
@@ -141,7 +142,14 @@ def _build_one(out_dir: Path, mode: str, tokenizer_file: Path) -> None:
     # (The fixture in tests/fixtures/ja_alpha keeps the Hub's exact keys.)
     from tui.models import MODEL_TYPE, build_tiny_checkpoint
 
-    build_tiny_checkpoint(out_dir, SEEDS[mode], **SIZES[mode])
+    sizes = SIZES[mode]
+    build_tiny_checkpoint(
+        out_dir,
+        SEEDS[mode],
+        hidden_size=sizes["hidden_size"],
+        num_hidden_layers=sizes["num_hidden_layers"],
+        num_attention_heads=sizes["num_attention_heads"],
+    )
     config_file = out_dir / "config.json"
     config = json.loads(config_file.read_text(encoding="utf-8"))
     config["model_type"] = MODEL_TYPE

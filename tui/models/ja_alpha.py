@@ -146,7 +146,13 @@ class JapaneseStableLMAlphaModel(JapaneseStableLMAlphaPreTrainedModel):
                     f"Japanese StableLM Alpha has {limit} positions; position id {int(positions.max())} is "
                     "past them"
                 )
-        mask = causal_mask(self.config, hidden_states, attention_mask, cache, positions, steps)
+        # One new token without padding sees every cached position: nothing to mask, so no per-token mask work.
+        one_step = length == 1 and not padded
+        mask = (
+            None
+            if one_step
+            else causal_mask(self.config, hidden_states, attention_mask, cache, positions, steps)
+        )
         position_embeddings = rotary_tables(positions, self.config, hidden_states.dtype)
         for layer in self.layers:
             hidden_states = layer(
