@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.server
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -199,3 +200,23 @@ def test_make_test_builds_a_vllm_venv_with_the_cpu_build_and_our_package_in_it(t
 def test_with_an_nvidia_driver_the_vllm_venv_gets_upstream_vllm_and_its_own_torch(tmp_path: Path) -> None:
     lines = vllm_venv_lines(tmp_path, driver=True)
     assert 'VENV/bin/python -m pip install -q "vllm" -e .' in lines
+
+
+def test_make_test_runs_the_model_tests_on_the_oldest_declared_transformers() -> None:
+    """pyproject's lower bound on transformers is only true while a venv pinned to it passes the model's tests."""
+    declared = re.search(r'"transformers>=([\d.]+),<6"', (ROOT / "pyproject.toml").read_text())
+    assert declared is not None
+    listing = subprocess.run(
+        ["make", "-pn", "-C", str(ROOT), "test"], capture_output=True, text=True, timeout=120
+    ).stdout
+    oldest = re.search(r"^TRANSFORMERS_OLDEST \?= (\S+)$", (ROOT / "Makefile").read_text(), re.M)
+    assert oldest is not None and oldest.group(1).startswith(declared.group(1))
+    assert '-e ".[dev]" "transformers==' in (ROOT / "Makefile").read_text()
+    assert any(line.startswith("test:") and ".venv-oldest/.installed" in line for line in listing.splitlines())
+    dry_run = subprocess.run(
+        ["make", "-n", "-C", str(ROOT), "-o", ".venv/.installed-dev", "-o", ".venv-oldest/.installed", "test"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    assert ".venv-oldest/bin/python -m pytest -q -p no:cacheprovider tests/unit/test_ja_alpha.py" in dry_run
