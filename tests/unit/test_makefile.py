@@ -212,9 +212,21 @@ def test_make_test_runs_the_model_tests_on_the_oldest_declared_transformers() ->
     oldest = re.search(r"^TRANSFORMERS_OLDEST \?= (\S+)$", (ROOT / "Makefile").read_text(), re.M)
     assert oldest is not None and oldest.group(1).startswith(declared.group(1))
     assert '-e ".[dev]" "transformers==' in (ROOT / "Makefile").read_text()
-    assert any(line.startswith("test:") and ".venv-oldest/.installed" in line for line in listing.splitlines())
+    assert any(
+        line.startswith("test:") and ".venv-oldest/.installed" in line for line in listing.splitlines()
+    )
     dry_run = subprocess.run(
-        ["make", "-n", "-C", str(ROOT), "-o", ".venv/.installed-dev", "-o", ".venv-oldest/.installed", "test"],
+        [
+            "make",
+            "-n",
+            "-C",
+            str(ROOT),
+            "-o",
+            ".venv/.installed-dev",
+            "-o",
+            ".venv-oldest/.installed",
+            "test",
+        ],
         capture_output=True,
         text=True,
         timeout=120,
