@@ -89,20 +89,22 @@ clean: clean-sky
 clean-sky:
 	rm -rf $(SKY_VENV)
 
-# --- The browser for tests/functional/test_web_browser.py -------------------------------------------------------
-# Headless Chromium and its driver from the distribution (pip cannot download browsers on these machines), and CJK
-# fonts, without which the Japanese in the screenshot is boxes. apt-get runs only when a binary is missing, as root
-# or through passwordless sudo; anything else stops with a sentence saying what to run. About 3.5 min the first time.
-BROWSER_PACKAGES ?= chromium chromium-driver fonts-noto-cjk
+# --- The programs the tests drive: a browser (tests/functional/test_web_browser.py) and a terminal (test_tmux_*) ---
+# Headless Chromium and its driver from the distribution (pip cannot download browsers on these machines), CJK
+# fonts, without which the Japanese in the screenshot is boxes, and tmux, the real terminal of the key and signal
+# tests. apt-get runs only when one is missing, as root or through passwordless sudo; anything else stops with a
+# sentence saying what to run. About 3.5 min the first time.
+BROWSER_PACKAGES ?= chromium chromium-driver fonts-noto-cjk tmux
+TMUX_BIN ?= /usr/bin/tmux
 CHROMIUM ?= /usr/bin/chromium
 CHROMEDRIVER ?= /usr/bin/chromedriver
 CJK_FONT ?= /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 
 browser:
-	@if [ -x "$(CHROMIUM)" ] && [ -x "$(CHROMEDRIVER)" ] && [ -f "$(CJK_FONT)" ]; then exit 0; fi; \
+	@if [ -x "$(CHROMIUM)" ] && [ -x "$(CHROMEDRIVER)" ] && [ -f "$(CJK_FONT)" ] && [ -x "$(TMUX_BIN)" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ]; then SUDO=; \
 	elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
-	else echo "make browser: $(CHROMIUM), $(CHROMEDRIVER) or the CJK fonts are missing and installing them needs root: run" \
+	else echo "make browser: $(CHROMIUM), $(CHROMEDRIVER), $(TMUX_BIN) or the CJK fonts are missing and installing them needs root: run" \
 		"'sudo apt-get install -y $(BROWSER_PACKAGES)' once, then make test again" >&2; exit 1; fi; \
 	echo "make browser: installing $(BROWSER_PACKAGES) with apt-get (a few minutes, once)"; \
 	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(BROWSER_PACKAGES) >/dev/null || \

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,16 +9,18 @@ from typing import Any
 
 import pytest
 
+from tests.functional.tmux_driver import require_tmux
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "tests" / "tmux" / "tui_keys.sh"
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 def test_keys_work_in_a_real_tmux_terminal(
     demo_models: dict[str, Path], trained_adapter: dict[str, Any]
 ) -> None:
+    require_tmux()
     app = Path(sys.executable).with_name("stablelm-tui")
     script = ["bash", str(SCRIPT), str(app), str(trained_adapter["dir"])]
     result = subprocess.run(script, cwd=ROOT, capture_output=True, text=True, timeout=300)

@@ -7,20 +7,18 @@ killed is in the file up to its last autosave, marked "interrupted", and `--resu
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.functional.tmux_driver import TmuxChat
+from tests.functional.tmux_driver import TmuxChat, terminal_env
 from tui.novel.files import read_story, save_story
 from tui.novel.story import Story
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
 ]
 
 LONG_PRESET = """
@@ -35,14 +33,7 @@ LOAD_S = 120  # the first start imports torch and loads a model on a shared 2-co
 
 @pytest.fixture
 def env(isolated_dirs: Path, demo_models: dict[str, Path]) -> dict[str, str]:
-    config = Path(os.environ["STABLELM_TUI_CONFIG_DIR"])
-    config.mkdir(parents=True, exist_ok=True)
-    (config / "config.toml").write_text(LONG_PRESET, encoding="utf-8")
-    names = ("STABLELM_TUI_CONFIG_DIR", "STABLELM_TUI_DATA_DIR", "STABLELM_TUI_CACHE_DIR", "PATH", "HOME")
-    return {name: os.environ[name] for name in names if name in os.environ} | {
-        "TERM": "xterm-256color",
-        "LANG": "C.UTF-8",
-    }
+    return terminal_env(LONG_PRESET)
 
 
 @pytest.fixture

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.functional.tmux_driver import require_tmux
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "tests" / "tmux" / "novel_keys.sh"
@@ -15,8 +16,8 @@ SCRIPT = ROOT / "tests" / "tmux" / "novel_keys.sh"
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 def test_a_story_is_written_by_keys_in_a_real_tmux_terminal(demo_models: dict[str, Path]) -> None:
+    require_tmux()
     app = Path(sys.executable).with_name("stablelm-tui")
     result = subprocess.run(
         ["bash", str(SCRIPT), str(app), sys.executable], cwd=ROOT, capture_output=True, text=True, timeout=300

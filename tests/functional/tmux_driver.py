@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -16,6 +17,24 @@ import time
 from pathlib import Path
 
 APP = Path(sys.executable).with_name("stablelm-tui")
+ENV_NAMES = ("STABLELM_TUI_CONFIG_DIR", "STABLELM_TUI_DATA_DIR", "STABLELM_TUI_CACHE_DIR", "PATH", "HOME")
+
+
+def require_tmux() -> None:
+    """tmux is installed by `make test` (make browser), so its absence is a failure, never a skip."""
+    if shutil.which("tmux") is None:
+        raise AssertionError("tmux is not installed: `make test` installs it (see `make browser`)")
+
+
+def terminal_env(config_toml: str) -> dict[str, str]:
+    """The environment of an app in a tmux pane: the test's own dirs, `config_toml` as its config file, UTF-8."""
+    config = Path(os.environ["STABLELM_TUI_CONFIG_DIR"])
+    config.mkdir(parents=True, exist_ok=True)
+    (config / "config.toml").write_text(config_toml, encoding="utf-8")
+    return {name: os.environ[name] for name in ENV_NAMES if name in os.environ} | {
+        "TERM": "xterm-256color",
+        "LANG": "C.UTF-8",
+    }
 
 
 class TmuxChat:
@@ -27,6 +46,7 @@ class TmuxChat:
         size: tuple[int, int] = (80, 24),
         command: tuple[str, ...] = ("chat",),
     ) -> None:
+        require_tmux()
         self._home = tempfile.TemporaryDirectory(prefix="stui-tmux-")
         self.socket = str(Path(self._home.name) / "tmux.sock")
         self.session = "chat"

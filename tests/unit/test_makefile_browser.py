@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = "chromium chromium-driver fonts-noto-cjk"
+PACKAGES = "chromium chromium-driver fonts-noto-cjk tmux"
 
 
 def stand_ins(folder: Path, *, uid: int, sudo_works: bool) -> Path:
@@ -34,7 +34,15 @@ def make_browser(tmp_path: Path, *, present: bool, uid: int = 0, sudo_works: boo
     binary = str(existing) if present else str(tmp_path / "missing")
     env = dict(os.environ, PATH=f"{tmp_path / 'bin'}:{os.environ['PATH']}")
     result = subprocess.run(
-        ["make", "-s", "browser", f"CHROMIUM={binary}", f"CHROMEDRIVER={existing}", f"CJK_FONT={existing}"],
+        [
+            "make",
+            "-s",
+            "browser",
+            f"CHROMIUM={binary}",
+            f"CHROMEDRIVER={existing}",
+            f"CJK_FONT={existing}",
+            f"TMUX_BIN={existing}",
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -161,3 +162,20 @@ def start_child(
     except BaseException:
         child.stop()
         raise
+
+
+def connect_host(host: str) -> str:
+    """Where a client on this machine reaches a server bound to `host` (the wildcard addresses are not)."""
+    return {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
+
+
+def server_url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def free_port(host: str) -> int:
+    """A port nothing listens on now (`--port 0`: the child is told a real number, so its URL is known)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])

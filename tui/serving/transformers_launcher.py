@@ -14,12 +14,12 @@ real deployments). What it needs, checked against transformers 5.19 to 5.24:
 from __future__ import annotations
 
 import os
-import socket
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tui.errors import UserError
+from tui.serving.child import connect_host, free_port, server_url
 
 if TYPE_CHECKING:
     from tui.presets import Mode
@@ -28,21 +28,6 @@ if TYPE_CHECKING:
 CHILD_MODULE = "tui.serving.transformers_child"
 READY_TIMEOUT_S = 900.0
 """The model loads before the server answers: a 7B from a cold disk takes minutes."""
-
-
-def _connect_host(host: str) -> str:
-    return {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
-
-
-def _url(host: str, port: int) -> str:
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-
-
-def _free_port(host: str) -> int:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family) as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
 
 
 def transformers_argv(plan: ServePlan, model_dir: Path, port: int) -> list[str]:
@@ -65,8 +50,8 @@ def start(plan: ServePlan, mode: Mode) -> RunningServer:
     model_dir = prepare_serving_dir(plan.preset, mode)
     if model_dir.name != name:  # pragma: no cover - prepare_serving_dir names it so
         raise UserError(f"the serving directory {model_dir} is not named {name}")
-    port = plan.port_for(mode) or _free_port(plan.host)
-    url = _url(_connect_host(plan.host), port)
+    port = plan.port_for(mode) or free_port(plan.host)
+    url = server_url(connect_host(plan.host), port)
     log_path = private_dir(private_data_dir() / "serve") / f"transformers-{name}-{port}.log"
     print(
         f"starting transformers serve for {name} on {url} (its log: {log_path})", file=sys.stderr, flush=True

