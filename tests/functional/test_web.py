@@ -127,9 +127,16 @@ async def test_two_tabs_run_two_apps_on_one_model_server_loaded_once(
     for app in apps:
         line = app.cmdline()
         assert line[line.index("--server") + 1] == f"http://127.0.0.1:{port}" and "--continue" in line
+        assert line[line.index("--api-key-env") + 1] == "STABLELM_TUI_WEB_SERVER_KEY"
     # One load, of both models, before the first tab ever opened: the server's own log says so once.
     assert web.stderr().count("loading demo-base, demo-instruct") == 1
-    models = httpx.get(f"http://127.0.0.1:{port}/v1/models").json()
+    # Another account on this machine reaches 127.0.0.1 too: without the key the models are not theirs to use.
+    assert httpx.get(f"http://127.0.0.1:{port}/v1/models").status_code == 401
+    key = servers[0].environ()["STABLELM_TUI_WEB_SERVER_KEY"]
+    assert key and key not in " ".join(servers[0].cmdline())
+    assert all(app.environ()["STABLELM_TUI_WEB_SERVER_KEY"] == key for app in apps)
+    headers = {"Authorization": f"Bearer {key}"}
+    models = httpx.get(f"http://127.0.0.1:{port}/v1/models", headers=headers).json()
     assert [m["id"] for m in models["data"]] == ["demo-base", "demo-instruct"]
     for tab in tabs:
         await tab.ws.close()

@@ -18,6 +18,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--backend", choices=("local", "openai"), help="in-process model or a remote server")
     parser.add_argument("--base-url", help="OpenAI-compatible server URL for --backend openai")
     parser.add_argument(
+        "--api-key-env",
+        metavar="NAME",
+        help="the environment variable holding the server's API key (over the preset's remote_api_key_env)",
+    )
+    parser.add_argument(
         "--server",
         metavar="URL",
         help="a `stablelm-tui serve` (--backend openai; its base and instruct models follow the toggle)",

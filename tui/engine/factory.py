@@ -36,6 +36,8 @@ class EngineChoice:
     remote_model: str | None = None
     """The served model's name; None: the preset's, else the only one the server lists."""
     read_timeout_s: float = 120.0
+    api_key_env: str | None = None
+    """The variable holding the server's API key; None: the preset's `remote_api_key_env`."""
     device: str = "auto"
     quantize: Quantization | Literal["none"] | None = None
     """None: the preset's `quantize`; "none": full precision whatever the preset says."""
@@ -59,6 +61,7 @@ class EngineChoice:
             "server": getattr(args, "server", None),
             "remote_model": getattr(args, "remote_model", None),
             "read_timeout_s": timeout if timeout is not None else 120.0,
+            "api_key_env": getattr(args, "api_key_env", None),
             "device": getattr(args, "device", None) or "auto",
             "quantize": getattr(args, "quantize", None),
             "residency": getattr(args, "residency", None),
@@ -132,6 +135,7 @@ def open_host(
                 server=choice.server,
                 model=choice.remote_model,
                 read_timeout_s=choice.read_timeout_s,
+                api_key_env=choice.api_key_env,
             )
             for mode in modes
         }

@@ -334,6 +334,7 @@ def backend_for_preset(
     server: str | None = None,
     model: str | None = None,
     read_timeout_s: float = 120.0,
+    api_key_env: str | None = None,
 ) -> OpenAIBackend:
     """The backend for `mode`: --server (a `stablelm-tui serve`) or --base-url, else the preset's settings.
 
@@ -350,6 +351,9 @@ def backend_for_preset(
         raise UserError(f"--timeout must be positive, got {read_timeout_s:g}")
     name = model or preset_model or (preset.served_name(mode) if server else None)
     config = RemoteConfig(
-        base_url=url, model=name, api_key_env=preset.remote_api_key_env, read_timeout_s=read_timeout_s
+        base_url=url,
+        model=name,
+        api_key_env=api_key_env or preset.remote_api_key_env,
+        read_timeout_s=read_timeout_s,
     )
     return OpenAIBackend(config, tokenizer)

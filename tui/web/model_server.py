@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -20,6 +22,8 @@ from tui.errors import UserError
 from tui.lifeline import end_with_parent
 
 STOP_GRACE_S = 30.0
+SERVER_KEY_ENV = "STABLELM_TUI_WEB_SERVER_KEY"
+"""The variable that carries the model server's key to it and to every tab's app (never on a command line)."""
 
 
 def free_local_port() -> int:
@@ -60,6 +64,9 @@ class LocalModelServer:
     preset: str | None
     device: str = "auto"
     port: int = field(default_factory=free_local_port)
+    api_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    """Loopback is shared by every account on the machine: only our tabs' apps, which inherit the key through
+    SERVER_KEY_ENV, may use the models."""
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -69,12 +76,17 @@ class LocalModelServer:
     def start(self) -> None:
         command = [sys.executable, "-m", "tui", "serve", "--engine", "local", "--mode", "both"]
         command += ["--host", "127.0.0.1", "--port", str(self.port), "--device", self.device]
+        command += ["--api-key-env", SERVER_KEY_ENV]
         if self.preset:
             command += ["--preset", self.preset]
         # stdout carries a client preset for config.toml, of no use here; its stderr is the user's progress.
         # It ends with web even when web is killed (tui.lifeline).
         self.process = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL, preexec_fn=end_with_parent
+            command,
+            stdout=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, SERVER_KEY_ENV: self.api_key},
+            preexec_fn=end_with_parent,
         )
 
     def ready(self) -> bool:

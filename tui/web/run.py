@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass
 
 from tui.errors import UserError
-from tui.web.model_server import LocalModelServer, check_reachable
+from tui.web.model_server import SERVER_KEY_ENV, LocalModelServer, check_reachable
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def tab_command(plan: WebPlan, server_url: str | None) -> str:
+def tab_command(plan: WebPlan, server_url: str | None, *, key_env: str | None = None) -> str:
     """The shell line textual-serve runs for each tab. `exec` makes the app the direct child that the server
     signals; `setsid` keeps a Ctrl+C typed at `web` from reaching the apps before they are told to save."""
     args = [sys.executable, "-m", "tui", "chat", "--continue"]
@@ -53,6 +53,8 @@ def tab_command(plan: WebPlan, server_url: str | None) -> str:
         args += ["--preset", plan.preset]
     if server_url:
         args += ["--server", server_url]
+    if key_env:
+        args += ["--api-key-env", key_env]
     if plan.idle_minutes > 0:
         args += ["--idle-minutes", f"{plan.idle_minutes:g}"]
     prefix = ["setsid"] if shutil.which("setsid") else []
@@ -94,15 +96,18 @@ async def _serve(plan: WebPlan) -> int:
     from tui.lifeline import PARENT_ENV
     from tui.web.tabs import TabServer
 
-    # textual-serve gives each tab's app a copy of this environment: the apps end with us even if we are killed.
+    # textual-serve gives each tab's app a copy of this environment: the apps end with us even if we are killed,
+    # and they hold the key of the model server we start.
     os.environ[PARENT_ENV] = str(os.getpid())
 
     local = (
         LocalModelServer(plan.preset, plan.device) if plan.server is None and not plan.remote_urls else None
     )
+    if local is not None:
+        os.environ[SERVER_KEY_ENV] = local.api_key
     ready = local is None
     server = TabServer(
-        tab_command(plan, local.url if local else plan.server),
+        tab_command(plan, local.url, key_env=SERVER_KEY_ENV) if local else tab_command(plan, plan.server),
         host=plan.host,
         port=plan.port,
         token=plan.token,
