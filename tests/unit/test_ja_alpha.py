@@ -169,8 +169,8 @@ def test_save_pretrained_round_trip_needs_no_help(
 
 
 def test_device_map_auto_loads_real_weights(reference: dict[str, Any]) -> None:
-    """device_map goes through meta-device initialisation: the results must still be the original's."""
-    pytest.importorskip("accelerate")
+    """device_map goes through meta-device initialisation (accelerate, a dependency): the results must still be
+    the original's."""
     mapped = _load(dtype=torch.float32, device_map="auto")
     with torch.no_grad():
         _close(mapped(torch.tensor([reference["inputs"]["prompt"]])).logits[0], reference["logits"]["single"])
