@@ -79,7 +79,12 @@ def remote_code_allowed(preset: Preset, model_ref: str) -> bool:
     """trust_remote_code for one of a preset's models: only when the preset asks AND this code was confirmed."""
     if not preset.trust_remote_code:
         return False
-    from tui.demo import resolve_model_ref
+    from tui.demo import DEMO_PREFIX, resolve_model_ref
+
+    if model_ref.startswith(DEMO_PREFIX):
+        # Our own demo models: their one-line shim only imports the installed classes, which this process has
+        # registered already, so nothing from the directory runs and there is nothing to confirm.
+        return False
 
     path = Path(resolve_model_ref(model_ref)).expanduser()
     if not path.is_dir():
