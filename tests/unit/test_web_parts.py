@@ -54,7 +54,9 @@ def test_each_tab_execs_a_chat_client_that_continues_and_ends_when_idle() -> Non
 def test_a_tab_names_the_variable_of_the_model_servers_key_never_the_key() -> None:
     words = shlex.split(tab_command(plan(), "http://127.0.0.1:9000", key_env="STABLELM_TUI_WEB_SERVER_KEY"))
     assert words[words.index("--api-key-env") + 1] == "STABLELM_TUI_WEB_SERVER_KEY"
-    assert "--api-key-env" not in tab_command(plan(), "http://127.0.0.1:9000")  # --server: the user's own server
+    assert "--api-key-env" not in tab_command(
+        plan(), "http://127.0.0.1:9000"
+    )  # --server: the user's own server
 
 
 def test_idle_minutes_0_means_tabs_never_end_by_themselves() -> None:
