@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2329  # the check functions are invoked through `check NAME FUNCTION ARGS...`
 # Write a story in the real app in a real terminal (tmux, 80x24), by keys only, outside Textual's test harness:
 # `novel open` shows the story, typing edits it, ctrl+g writes a continuation, F7/F8 undo and redo it, ctrl+o
 # and F4 reach the panels, F1 shows the novel keys, F6 goes to the chat and back, ctrl+q saves and exits 0.
@@ -16,7 +17,6 @@ FAILED=0
 
 # A tmux server of our own, its socket in $WORK (see tui_keys.sh).
 tmux() { command tmux -S "$WORK/tmux.sock" "$@"; }
-# shellcheck disable=SC2329  # invoked by the EXIT trap
 cleanup() { tmux kill-server 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 
