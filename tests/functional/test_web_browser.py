@@ -16,7 +16,7 @@ from pathlib import Path
 import pyte
 import pytest
 
-from tests.functional.web_helpers import Web, start_web
+from tests.functional.web_helpers import Web, screen_text, start_web
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
 
@@ -69,7 +69,7 @@ class PageScreen:
                 frame = params["response"]
                 if frame["opcode"] == 2:
                     self.stream.feed(base64.b64decode(frame["payloadData"]))
-        return "\n".join(self.screen.display)
+        return screen_text(self.screen)
 
     def wait_for(self, predicate, timeout: float = 90.0) -> str:  # type: ignore[no-untyped-def]
         deadline = time.monotonic() + timeout

@@ -21,6 +21,7 @@ from pathlib import Path
 import aiohttp
 import psutil
 import pyte
+from wcwidth import wcwidth
 
 from tests.functional.serve_helpers import free_port
 
@@ -129,6 +130,28 @@ def start_web(workdir: Path, *args: str, env: dict[str, str] | None = None, time
     return web
 
 
+def screen_text(screen: pyte.Screen) -> str:
+    """The screen's rows as a terminal shows them.
+
+    pyte's own `display` raises IndexError on the right half of a wide character whose left half was later
+    overwritten by a narrow one (an empty cell not after a wide one); a terminal shows that cell blank.
+    """
+    rows = []
+    for y in range(screen.lines):
+        line = screen.buffer[y]
+        cells = []
+        after_wide = False
+        for x in range(screen.columns):
+            data = line[x].data
+            if after_wide and data == "":
+                after_wide = False
+                continue
+            cells.append(data or " ")
+            after_wide = bool(data) and wcwidth(data[0]) == 2
+        rows.append("".join(cells))
+    return "\n".join(rows)
+
+
 class Tab:
     """One browser tab's websocket session, with the app's screen as pyte sees it."""
 
@@ -144,7 +167,7 @@ class Tab:
         return cls(ws, width, height)
 
     def text(self) -> str:
-        return "\n".join(self.screen.display)
+        return screen_text(self.screen)
 
     async def pump(self, seconds: float) -> None:
         """Read what the app sends for a while (or until it closes the websocket)."""
