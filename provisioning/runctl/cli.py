@@ -8,8 +8,9 @@ paths against the fake gcloud.
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
+
+from vmctl.cli import common_flags, run_parsed
 
 from runctl import commands
 from runctl.context import Context
@@ -21,12 +22,6 @@ from runctl.up import cmd_up
 
 __all__ = ["Context", "build_parser", "main"]
 DEFAULT_PRESET = "ja-alpha"
-
-
-def _ask(prompt: str) -> bool:
-    if not sys.stdin.isatty():
-        raise RunError("not asking on a non-interactive input: pass --yes to delete")
-    return input(prompt).strip().lower() in ("y", "yes")
 
 
 def cmd_proxy(args: argparse.Namespace, ctx: Context) -> int:
@@ -82,7 +77,7 @@ def cmd_down(args: argparse.Namespace, ctx: Context) -> int:
         )
     if not (args.yes or ctx.runner.dry_run):
         listing = "".join(f"\n  - {what}" for what, _ in plan)
-        if not (ctx.confirm or _ask)(f"Delete these?{listing}\n[y/N] "):
+        if not ctx.ask(f"Delete these?{listing}\n[y/N] "):
             ctx.say("nothing deleted")
             return 0
     for what, argv in plan:
@@ -130,9 +125,7 @@ def _up_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--dry-run", action="store_true", help="print the exact gcloud commands, run nothing")
-    common.add_argument("--project", help="GCP project (default: gcloud's configured project)")
+    common = common_flags()
     located = argparse.ArgumentParser(add_help=False)
     located.add_argument(
         "--region", default=DEFAULT_REGION, help=f"one of {', '.join(L4_REGIONS)} (default {DEFAULT_REGION})"
@@ -165,12 +158,4 @@ def main(argv: Sequence[str] | None = None, ctx: Context | None = None) -> int:
     args = build_parser().parse_args(argv)
     if ctx is None:
         ctx = Context(runner=DryRunRunner() if args.dry_run else SubprocessRunner())
-    elif args.dry_run and not ctx.runner.dry_run:
-        ctx.runner = DryRunRunner(out=ctx.out)
-    try:
-        return int(args.func(args, ctx))
-    except RunError as exc:
-        print(f"cloudrun: error: {exc}", file=ctx.err)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+    return run_parsed(args, ctx)

@@ -1,7 +1,8 @@
 """The Cloud Run price table (provisioning/cloudrun-prices.json) and the arithmetic on it.
 
 A sibling of prices.json rather than a part of it: Cloud Run bills per second of vCPU, GiB and GPU while an
-instance exists, not per machine type, so the shapes differ. Every figure carries its source and read date.
+instance exists, not per machine type, so the shapes differ. Every figure carries its source and read date, read
+and checked by vmctl/prices.py as prices.json's are.
 """
 
 from __future__ import annotations
@@ -12,24 +13,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from vmctl.prices import Figure, parse_figure
+
 from runctl.errors import RunError
 
 PRICES_FILE = Path(__file__).resolve().parent.parent / "cloudrun-prices.json"
 SUPPORTED_VERSION = 1
 STALE_AFTER_DAYS = 30
 HOURS_PER_MONTH = 730.0  # Google's convention for monthly figures
-
-
-@dataclass(frozen=True)
-class Figure:
-    usd: float
-    source: str
-    read: str
-
-    @property
-    def read_date(self) -> date:
-        parts = [int(p) for p in self.read.split("-")]
-        return date(parts[0], parts[1], parts[2] if len(parts) > 2 else 1)
 
 
 @dataclass(frozen=True)
@@ -70,19 +61,6 @@ class PriceTable:
         return f"≈¥{usd * self.jpy_per_usd:,.0f}"
 
 
-def _figure(value: Any, where: str, sources: dict[str, str]) -> Figure:
-    if not isinstance(value, dict):
-        raise RunError(f"{where}: must be an object with usd, source and read")
-    usd, source, read = value.get("usd"), value.get("source"), value.get("read")
-    if not isinstance(usd, (int, float)) or isinstance(usd, bool) or usd < 0:
-        raise RunError(f"{where}: 'usd' must be a non-negative number")
-    if source not in sources:
-        raise RunError(f"{where}: 'source' must name one of the table's sources")
-    if not isinstance(read, str) or len(read.split("-")) not in (2, 3):
-        raise RunError(f"{where}: 'read' must be the date the figure was read, YYYY-MM-DD")
-    return Figure(float(usd), str(source), read)
-
-
 def parse_table(data: Any, where: str = "cloudrun-prices.json") -> PriceTable:
     if not isinstance(data, dict) or data.get("version") != SUPPORTED_VERSION:
         raise RunError(f"{where}: not a version {SUPPORTED_VERSION} price table")
@@ -95,10 +73,11 @@ def parse_table(data: Any, where: str = "cloudrun-prices.json") -> PriceTable:
         for key, value in parts.items():
             if key == "gpu_second":
                 parsed[key] = {
-                    g: _figure(v, f"{where}: {region}.{key}.{g}", sources) for g, v in value.items()
+                    g: parse_figure(v, f"{where}: {region}.{key}.{g}", sources, RunError)
+                    for g, v in value.items()
                 }
             else:
-                parsed[key] = _figure(value, f"{where}: {region}.{key}", sources)
+                parsed[key] = parse_figure(value, f"{where}: {region}.{key}", sources, RunError)
         regions[region] = parsed
     if data.get("default_region") not in regions:
         raise RunError(f"{where}: 'regions' must include the default region")

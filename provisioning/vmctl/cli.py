@@ -8,11 +8,10 @@ drive the real code paths without a cloud account.
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 
 from vmctl import gcloud
-from vmctl.context import Context
+from vmctl.context import Context, GcloudContext
 from vmctl.errors import VmError
 from vmctl.instances import Instance, parse_one
 from vmctl.limit import start_with_limit
@@ -23,12 +22,6 @@ from vmctl.up import clone_url, cmd_up
 
 __all__ = ["Context", "build_parser", "clone_url", "main"]
 DEFAULT_PRESET = "ja-alpha"
-
-
-def _ask(prompt: str) -> bool:
-    if not sys.stdin.isatty():
-        raise VmError("not asking on a non-interactive input: pass --yes to delete")
-    return input(prompt).strip().lower() in ("y", "yes")
 
 
 def _target(
@@ -94,13 +87,11 @@ def cmd_down(args: argparse.Namespace, ctx: Context) -> int:
     else:
         targets = [_target(args, ctx)[:2]]
     for name, zone in targets:
-        if not (args.yes or ctx.runner.dry_run):
-            ask = ctx.confirm or _ask
-            if not ask(
-                f"Delete VM {name} in {zone} and its boot disk (the downloaded models go with it)? [y/N] "
-            ):
-                ctx.say(f"kept {name}")
-                continue
+        if not (args.yes or ctx.runner.dry_run) and not ctx.ask(
+            f"Delete VM {name} in {zone} and its boot disk (the downloaded models go with it)? [y/N] "
+        ):
+            ctx.say(f"kept {name}")
+            continue
         ctx.run_or_fail(gcloud.delete_command(name, zone, args.project), f"deleting {name}")
         if not ctx.runner.dry_run:
             ctx.say(f"deleted {name} ({zone}) and its disks")
@@ -168,10 +159,16 @@ def _up_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     up.set_defaults(func=cmd_up)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def common_flags() -> argparse.ArgumentParser:
+    """The flags every command of `vm` and `cloudrun` takes, as a parent parser."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--dry-run", action="store_true", help="print the exact gcloud commands, run nothing")
     common.add_argument("--project", help="GCP project (default: gcloud's configured project)")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = common_flags()
     parser = argparse.ArgumentParser(
         prog="vm",
         description="Spot GPU VMs on Google Compute Engine for stablelm-tui. See docs/provisioning.md.",
@@ -203,16 +200,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def run_parsed(args: argparse.Namespace, ctx: GcloudContext) -> int:
+    """Run the parsed command: --dry-run swaps in the printer, and the CLI's own error ends it in one line, exit 2."""
+    if args.dry_run and not ctx.runner.dry_run:
+        ctx.runner = DryRunRunner(out=ctx.out)
+    try:
+        return int(args.func(args, ctx))
+    except ctx.error as exc:
+        print(f"{ctx.prog}: error: {exc}", file=ctx.err)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
 def main(argv: Sequence[str] | None = None, ctx: Context | None = None) -> int:
     args = build_parser().parse_args(argv)
     if ctx is None:
         ctx = Context(runner=DryRunRunner() if args.dry_run else SubprocessRunner())
-    elif args.dry_run and not ctx.runner.dry_run:
-        ctx.runner = DryRunRunner(out=ctx.out)
-    try:
-        return int(args.func(args, ctx))
-    except VmError as exc:
-        print(f"vm: error: {exc}", file=ctx.err)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+    return run_parsed(args, ctx)

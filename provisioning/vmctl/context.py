@@ -1,4 +1,8 @@
-"""What the commands need from the outside world, in one object the tests replace piece by piece."""
+"""What the commands need from the outside world, in one object the tests replace piece by piece.
+
+`vm` and `cloudrun` share GcloudContext: the runner, the clock, the prompt, narration and the failure of a gcloud
+call; each CLI's Context adds only its own pieces (cloudrun's in runctl/context.py) and names its error and prefix.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TextIO
+from typing import ClassVar, TextIO
 
 from vmctl import gcloud
 from vmctl.errors import VmError
@@ -16,19 +20,18 @@ from vmctl.runner import DryRunRunner, Result, Runner
 
 
 @dataclass
-class Context:
+class GcloudContext:
     runner: Runner
     out: TextIO = field(default_factory=lambda: sys.stdout)
     err: TextIO = field(default_factory=lambda: sys.stderr)
     now: Callable[[], datetime] = field(default_factory=lambda: lambda: datetime.now(timezone.utc))
     confirm: Callable[[str], bool] | None = None
-    git_origin: Callable[[], str | None] | None = None
-    prices: PriceTable | None = None
+    """Answers a yes/no question in place of the terminal (tests)."""
 
-    def price_table(self) -> PriceTable:
-        if self.prices is None:
-            self.prices = load_table()
-        return self.prices
+    prog: ClassVar[str] = "vm"
+    """How the CLI names itself before a warning or an error."""
+    error: ClassVar[type[Exception]] = VmError
+    """The one error the CLI reports as a single line and exit 2."""
 
     def say(self, text: str) -> None:
         # In a dry run stdout is the command script, so narration goes out as shell comments.
@@ -41,17 +44,36 @@ class Context:
         if isinstance(self.runner, DryRunRunner):
             self.runner.comment(text)
         else:
-            print(f"vm: {text}", file=self.err)
+            print(f"{self.prog}: {text}", file=self.err)
 
-    def run_or_fail(self, argv: list[str], what: str) -> Result:
+    def ask(self, prompt: str) -> bool:
+        """The user's yes to `prompt`; without a terminal to ask on, the error says to pass --yes."""
+        if self.confirm is not None:
+            return self.confirm(prompt)
+        if not sys.stdin.isatty():
+            raise self.error("not asking on a non-interactive input: pass --yes to delete")
+        return input(prompt).strip().lower() in ("y", "yes")
+
+    def run_or_fail(self, argv: list[str], what: str, stdin: str | None = None) -> Result:
         """Run a gcloud command whose failure ends the command, with gcloud's own last line as the reason."""
-        result = self.runner.run(argv)
+        result = self.runner.run(argv) if stdin is None else self.runner.run(argv, stdin)
         if result.returncode != 0:
             lines = result.stderr.strip().splitlines()
-            raise VmError(
+            raise self.error(
                 f"{what} failed: {lines[-1] if lines else 'gcloud exited ' + str(result.returncode)}"
             )
         return result
+
+
+@dataclass
+class Context(GcloudContext):
+    git_origin: Callable[[], str | None] | None = None
+    prices: PriceTable | None = None
+
+    def price_table(self) -> PriceTable:
+        if self.prices is None:
+            self.prices = load_table()
+        return self.prices
 
     def our_instances(self, project: str | None) -> list[Instance]:
         return parse_list(self.run_or_fail(gcloud.list_command(project), "listing VMs").stdout)

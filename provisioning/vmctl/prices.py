@@ -121,16 +121,17 @@ def age_text(oldest: date, today: date) -> str:
     return "today" if days <= 0 else f"{days} day{'s' if days != 1 else ''} ago"
 
 
-def _figure(value: Any, where: str, sources: dict[str, str]) -> Figure:
+def parse_figure(value: Any, where: str, sources: dict[str, str], error: type[Exception] = VmError) -> Figure:
+    """One dated, sourced figure of a price table (cloudrun's too, which raises its own `error`)."""
     if not isinstance(value, dict):
-        raise VmError(f"{where}: must be an object with usd, source and read")
+        raise error(f"{where}: must be an object with usd, source and read")
     usd, source, read = value.get("usd"), value.get("source"), value.get("read")
     if not isinstance(usd, (int, float)) or isinstance(usd, bool) or usd < 0:
-        raise VmError(f"{where}: 'usd' must be a non-negative number")
+        raise error(f"{where}: 'usd' must be a non-negative number")
     if source not in sources:
-        raise VmError(f"{where}: 'source' must name one of the table's sources ({', '.join(sources)})")
+        raise error(f"{where}: 'source' must name one of the table's sources ({', '.join(sources)})")
     if not isinstance(read, str) or not _READ_RE.match(read):
-        raise VmError(f"{where}: 'read' must be the date the figure was read, YYYY-MM-DD")
+        raise error(f"{where}: 'read' must be the date the figure was read, YYYY-MM-DD")
     return Figure(float(usd), source, read)
 
 
@@ -158,7 +159,7 @@ def parse_table(data: Any, where: str = "prices.json") -> PriceTable:
             if not isinstance(items, dict):
                 raise VmError(f"{where}: regions.{region}.{part} must be an object")
             regions[region][part] = {
-                name: _figure(value, f"{where}: regions.{region}.{part}.{name}", sources)
+                name: parse_figure(value, f"{where}: regions.{region}.{part}.{name}", sources)
                 for name, value in items.items()
             }
     if not any(True for parts in regions.values() for part in parts.values() for _ in part):
