@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+# The app in tmux panes with the preset `long` (a reply still streams seconds in), for the signal tests.
+from tests.functional.tmux_helpers import open_long  # noqa: F401
+
 # One small adapter, trained once per session on the demo base model, for the training, adapter and compare tests.
 from tests.functional.train_helpers import trained_adapter  # noqa: F401
 

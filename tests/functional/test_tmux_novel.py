@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.functional.tmux_driver import TmuxChat, terminal_env
+from tests.functional.tmux_driver import TmuxChat
+from tests.functional.tmux_helpers import LOAD_S, OpenLong
 from tui.novel.files import read_story, save_story
 from tui.novel.story import Story
 
@@ -21,43 +21,20 @@ pytestmark = [
     pytest.mark.slow,
 ]
 
-LONG_PRESET = """
-[presets.long]
-extends = "demo"
-description = "demo models with long base continuations (tests)"
-[presets.long.base.generation]
-max_new_tokens = 1500
-"""
-LOAD_S = 120  # the first start imports torch and loads a model on a shared 2-core machine
 
-
-@pytest.fixture
-def env(isolated_dirs: Path, demo_models: dict[str, Path]) -> dict[str, str]:
-    return terminal_env(LONG_PRESET)
-
-
-@pytest.fixture
-def terminals() -> Iterator[list[TmuxChat]]:
-    started: list[TmuxChat] = []
-    yield started
-    for terminal in started:
-        terminal.close()
-
-
-def open_novel(terminals: list[TmuxChat], env: dict[str, str], *args: str) -> TmuxChat:
-    terminal = TmuxChat(["--preset", "long", *args], env=env, command=("novel", "open"))
-    terminals.append(terminal)
+def open_novel(open_long: OpenLong, *args: str) -> TmuxChat:
+    terminal = open_long(*args, command=("novel", "open"))
     terminal.wait_for(" NOVEL ", LOAD_S)
     terminal.wait_for("tok", 30)  # the first plan is on the status line
     return terminal
 
 
 def test_kill_9_keeps_what_was_typed_and_the_streamed_continuation_and_resume_reopens_it(
-    env: dict[str, str], terminals: list[TmuxChat], tmp_path: Path
+    open_long: OpenLong, tmp_path: Path
 ) -> None:
     path = tmp_path / "kill.story.json"
     save_story(path, Story(text="むかしむかし、"))
-    novel = open_novel(terminals, env, str(path))
+    novel = open_novel(open_long, str(path))
     novel.type("ある村に")
     novel.wait_for("むかしむかし、ある村に", 10)
     time.sleep(1.2)  # longer than the autosave interval (0.5 s)
@@ -65,7 +42,7 @@ def test_kill_9_keeps_what_was_typed_and_the_streamed_continuation_and_resume_re
     novel.wait_exit()
     assert read_story(path).text == "むかしむかし、ある村に"
 
-    novel = open_novel(terminals, env, "--resume")  # the story opened last
+    novel = open_novel(open_long, "--resume")  # the story opened last
     novel.wait_for("むかしむかし、ある村に", 10)
     novel.send("C-g")
     novel.wait_for("generating", LOAD_S)

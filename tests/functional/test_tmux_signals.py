@@ -1,7 +1,6 @@
 """The real `stablelm-tui chat` in a real terminal (tmux) while a reply streams: Esc, kill -9 and a closed terminal.
 
-The preset `long` (written to the test's config file) runs the demo models with short instruct replies and
-base replies of up to 1500 tokens, so a base reply is still streaming seconds after it starts. The store is then
+The preset `long` (tmux_helpers.py) keeps a base reply streaming seconds after it starts. The store is then
 read back directly: what the screen showed must be what was saved, nothing completed may be lost, and an
 unfinished reply must be saved as partial.
 """
@@ -10,46 +9,21 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.functional.tmux_driver import TmuxChat, reply_lines, terminal_env
+from tests.functional.tmux_driver import TmuxChat, reply_lines
+from tests.functional.tmux_helpers import LOAD_S, OpenLong
 from tui.store import SessionStore, StoredConversation
 
 pytestmark = [
     pytest.mark.slow,
 ]
 
-LONG_PRESET = """
-[presets.long]
-extends = "demo"
-description = "demo models: short instruct replies, long base replies (tests)"
-[presets.long.instruct.generation]
-max_new_tokens = 24
-[presets.long.base.generation]
-max_new_tokens = 1500
-"""
-LOAD_S = 120  # the first start imports torch and loads a model on a shared 2-core machine
 
-
-@pytest.fixture
-def env(isolated_dirs: Path, demo_models: dict[str, Path]) -> dict[str, str]:
-    return terminal_env(LONG_PRESET)
-
-
-@pytest.fixture
-def chats() -> Iterator[list[TmuxChat]]:
-    started: list[TmuxChat] = []
-    yield started
-    for chat in started:
-        chat.close()
-
-
-def open_chat(chats: list[TmuxChat], env: dict[str, str], *args: str) -> TmuxChat:
-    chat = TmuxChat(["--preset", "long", "--seed", "7", *args], env=env)
-    chats.append(chat)
+def open_chat(open_long: OpenLong, *args: str) -> TmuxChat:
+    chat = open_long("--seed", "7", *args)
     chat.wait_for("ready", LOAD_S)
     return chat
 
@@ -79,10 +53,8 @@ def stored() -> StoredConversation:
         store.close()
 
 
-def test_esc_in_a_real_terminal_stops_the_reply_and_its_text_stays(
-    env: dict[str, str], chats: list[TmuxChat]
-) -> None:
-    chat = open_chat(chats, env, "--mode", "base")
+def test_esc_in_a_real_terminal_stops_the_reply_and_its_text_stays(open_long: OpenLong) -> None:
+    chat = open_chat(open_long, "--mode", "base")
     start_long_reply(chat, "むかしむかし")
     chat.send("Escape")
     screen = chat.wait_for("assistant · BASE · stopped", 15)
@@ -100,9 +72,9 @@ def test_esc_in_a_real_terminal_stops_the_reply_and_its_text_stays(
 
 
 def test_kill_9_while_a_reply_streams_loses_nothing_completed_and_keeps_the_partial(
-    env: dict[str, str], chats: list[TmuxChat]
+    open_long: OpenLong,
 ) -> None:
-    chat = open_chat(chats, env)
+    chat = open_chat(open_long)
     chat.type("こんにちは")
     chat.send("Enter")
     chat.wait_for("assistant · INSTRUCT", 60)
@@ -122,10 +94,8 @@ def test_kill_9_while_a_reply_streams_loses_nothing_completed_and_keeps_the_part
     assert shown[0] in second_reply.content.replace("\n", "")  # what was on screen was saved
 
 
-def test_closing_the_terminal_sends_sighup_and_the_app_saves_and_exits_cleanly(
-    env: dict[str, str], chats: list[TmuxChat]
-) -> None:
-    chat = open_chat(chats, env, "--mode", "base")
+def test_closing_the_terminal_sends_sighup_and_the_app_saves_and_exits_cleanly(open_long: OpenLong) -> None:
+    chat = open_chat(open_long, "--mode", "base")
     shown = start_long_reply(chat, "夜明け前")
     chat.kill_session()  # tmux hangs up the pane's terminal: SIGHUP, as when the SSH link drops
     chat.wait_exit()

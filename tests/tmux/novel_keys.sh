@@ -10,30 +10,10 @@ set -euo pipefail
 APP=${1:-.venv/bin/stablelm-tui}
 PYTHON=${2:-.venv/bin/python}
 SESSION="stui-novel-$$"
-WORK=$(mktemp -d)
-export STABLELM_TUI_DATA_DIR="$WORK/data" STABLELM_TUI_CONFIG_DIR="$WORK/config"
+# shellcheck source=tests/tmux/keys_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/keys_lib.sh"
 STORY="$WORK/walk.story.json"
-FAILED=0
 
-# A tmux server of our own, its socket in $WORK (see tui_keys.sh).
-tmux() { command tmux -S "$WORK/tmux.sock" "$@"; }
-cleanup() { tmux kill-server 2>/dev/null || true; rm -rf "$WORK"; }
-trap cleanup EXIT
-
-screen() { tmux capture-pane -p -t "$SESSION"; }
-wait_for() {
-    local text=$1 limit=${2:-30} waited=0
-    until screen | grep -qF -- "$text"; do
-        sleep 0.2
-        waited=$((waited + 1))
-        if ((waited > limit * 5)); then return 1; fi
-    done
-}
-gone() { sleep 0.5; ! screen | grep -qF -- "$1"; }
-check() {
-    local name=$1; shift
-    if "$@"; then echo "PASS $name"; else echo "FAIL $name"; FAILED=1; screen | sed 's/^/    | /'; fi
-}
 # story FIELD: a field of the saved story file, as the app wrote it.
 story() { "$PYTHON" -c "import json,sys; print(len(json.load(open(sys.argv[1]))[sys.argv[2]]))" "$STORY" "$1"; }
 text_longer_than() { (( $(story text) > $1 )); }

@@ -13,33 +13,8 @@ ADAPTER=${2:-}
 ADAPTER_FLAG=""
 if [[ -n $ADAPTER ]]; then ADAPTER_FLAG="--adapter 'base=$ADAPTER'"; fi
 SESSION="stui-keys-$$"
-WORK=$(mktemp -d)
-export STABLELM_TUI_DATA_DIR="$WORK/data" STABLELM_TUI_CONFIG_DIR="$WORK/config"
-FAILED=0
-
-# A tmux server of our own: the pane gets this script's environment, never that of a server someone else started.
-# Its socket lives in $WORK, so it goes with it.
-tmux() { command tmux -S "$WORK/tmux.sock" "$@"; }
-# shellcheck disable=SC2329  # invoked by the EXIT trap
-cleanup() { tmux kill-server 2>/dev/null || true; rm -rf "$WORK"; }
-trap cleanup EXIT
-
-screen() { tmux capture-pane -p -t "$SESSION"; }
-
-# wait_for TEXT [SECONDS]: poll the screen until TEXT shows up.
-wait_for() {
-    local text=$1 limit=${2:-30} waited=0
-    until screen | grep -qF -- "$text"; do
-        sleep 0.2
-        waited=$((waited + 1))
-        if ((waited > limit * 5)); then return 1; fi
-    done
-}
-
-check() {
-    local name=$1; shift
-    if "$@"; then echo "PASS $name"; else echo "FAIL $name"; FAILED=1; screen | sed 's/^/    | /'; fi
-}
+# shellcheck source=tests/tmux/keys_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/keys_lib.sh"
 
 tmux new-session -d -s "$SESSION" -x 80 -y 24 \
     "STABLELM_TUI_DATA_DIR='$STABLELM_TUI_DATA_DIR' STABLELM_TUI_CONFIG_DIR='$STABLELM_TUI_CONFIG_DIR' \
@@ -73,12 +48,12 @@ check "ctrl+t switches back to INSTRUCT" wait_for " INSTRUCT " 30
 tmux send-keys -t "$SESSION" C-o
 check "ctrl+o opens the inspector" wait_for "Context inspector" 10
 tmux send-keys -t "$SESSION" C-o
-check "ctrl+o closes it" bash -c "sleep 0.5; ! tmux -S $WORK/tmux.sock capture-pane -p -t $SESSION | grep -qF 'Context inspector'"
+check "ctrl+o closes it" gone "Context inspector"
 
 tmux send-keys -t "$SESSION" F1
 check "F1 opens help" wait_for "Keys (Esc closes)" 10
 tmux send-keys -t "$SESSION" Escape
-check "Esc closes help" bash -c "sleep 0.5; ! tmux -S $WORK/tmux.sock capture-pane -p -t $SESSION | grep -qF 'Keys (Esc closes)'"
+check "Esc closes help" gone "Keys (Esc closes)"
 
 tmux send-keys -t "$SESSION" F3
 check "F3 opens settings" wait_for "Settings (blank" 10
