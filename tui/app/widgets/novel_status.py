@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from rich.text import Text
-from textual.widgets import Static
 
-from tui.app.widgets.status_line import progress_bar
+from tui.app.widgets.status_line import InfoLine, append_model_state, progress_bar
 
 NOVEL_BADGE = "bold #000000 on #d7afff"
 
@@ -36,14 +35,7 @@ def render_novel_status(info: NovelStatusInfo) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(" NOVEL ", style=NOVEL_BADGE)
     text.append(" ")
-    if info.state == "loading":
-        text.append(f"loading {progress_bar(info.load_done, info.load_total)}", style="#ffd75f")
-    elif info.state == "generating":
-        text.append("generating…", style="bold #87d787")
-    elif info.state == "error":
-        text.append("error", style="bold #ff5f5f")
-    else:
-        text.append("ready", style="#87d787")
+    append_model_state(text, info.state, f"loading {progress_bar(info.load_done, info.load_total)}")
     if info.plan_error:
         text.append(" │ cannot send: see Ledger", style="bold #ff5f5f")
     elif info.total is not None:
@@ -61,11 +53,6 @@ def render_novel_status(info: NovelStatusInfo) -> Text:
     return text
 
 
-class NovelStatus(Static):
+class NovelStatus(InfoLine[NovelStatusInfo]):
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.info = NovelStatusInfo()
-
-    def set(self, **changes: object) -> None:
-        self.info = replace(self.info, **changes)  # type: ignore[arg-type]
-        self.update(render_novel_status(self.info))
+        super().__init__(NovelStatusInfo(), render_novel_status, id=id)

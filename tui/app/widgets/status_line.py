@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from rich.text import Text
 from textual.widgets import Static
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+InfoT = TypeVar("InfoT", bound="DataclassInstance")
 
 MODE_STYLES = {"base": "bold #000000 on #ffaf00", "instruct": "bold #ffffff on #005fd7"}
 
@@ -41,6 +48,18 @@ def progress_bar(done: int, total: int, width: int = 10) -> str:
     return "█" * cells + "░" * (width - cells)
 
 
+def append_model_state(text: Text, state: str, loading: str) -> None:
+    """The model's state (ready | loading | generating | error) in its colour; `loading` is what a load shows."""
+    if state == "loading":
+        text.append(loading, style="#ffd75f")
+    elif state == "generating":
+        text.append("generating…", style="bold #87d787")
+    elif state == "error":
+        text.append("error", style="bold #ff5f5f")
+    else:
+        text.append("ready", style="#87d787")
+
+
 def render_status(info: StatusInfo) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
     badge = info.mode.upper() + ("+LoRA" if info.lora else "")
@@ -49,16 +68,9 @@ def render_status(info: StatusInfo) -> Text:
     if info.device:
         text.append(f" {info.device}")
     text.append(" │ ")
-    if info.state == "loading":
-        text.append(
-            f"loading {progress_bar(info.load_done, info.load_total)} {info.load_stage}", style="#ffd75f"
-        )
-    elif info.state == "generating":
-        text.append("generating…", style="bold #87d787")
-    elif info.state == "error":
-        text.append("error", style="bold #ff5f5f")
-    else:
-        text.append("ready", style="#87d787")
+    append_model_state(
+        text, info.state, f"loading {progress_bar(info.load_done, info.load_total)} {info.load_stage}"
+    )
     if info.toggle and info.state != "loading":
         text.append(f" · {info.toggle}", style="#87afd7")
     if info.tokens_per_s is not None:
@@ -76,11 +88,19 @@ def render_status(info: StatusInfo) -> Text:
     return text
 
 
-class StatusLine(Static):
-    def __init__(self, *, id: str | None = None) -> None:
+class InfoLine(Static, Generic[InfoT]):
+    """A line that shows a frozen dataclass (`info`) through its render function: the chat's and the novel's."""
+
+    def __init__(self, info: InfoT, render: Callable[[InfoT], Text], *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.info = StatusInfo()
+        self.info = info
+        self._render_info = render
 
     def set(self, **changes: object) -> None:
-        self.info = replace(self.info, **changes)  # type: ignore[arg-type]
-        self.update(render_status(self.info))
+        self.info = replace(self.info, **changes)
+        self.update(self._render_info(self.info))
+
+
+class StatusLine(InfoLine[StatusInfo]):
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(StatusInfo(), render_status, id=id)
