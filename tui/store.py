@@ -7,8 +7,6 @@ writers wait for each other instead of failing.
 
 from __future__ import annotations
 
-import json
-import re
 import sqlite3
 import threading
 import time
@@ -20,6 +18,7 @@ from typing import Any
 
 from tui.errors import UserError
 from tui.paths import create_private_file, data_dir, make_private, private_data_dir, private_dir
+from tui.store_columns import dump_ids, dump_object, load_ids, load_object, title_from
 
 ROLES = ("system", "user", "assistant")
 SCHEMA_VERSION = 2
@@ -55,9 +54,6 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE messages ADD COLUMN token_ids TEXT;
     """,
 )
-
-# Settings keys that could hold a secret; only the *name* of an environment variable may be stored.
-_SECRET_KEY = re.compile(r"(^|_)(api_?key|token|secret|password|authorization)$", re.IGNORECASE)
 
 
 class StoreError(UserError):
@@ -101,16 +97,6 @@ class ConversationSummary:
 
 def default_path() -> Path:
     return data_dir() / "sessions.sqlite3"
-
-
-def scrub_secrets(settings: dict[str, Any]) -> dict[str, Any]:
-    """Drop anything that looks like a credential; keep `..._env` names of environment variables."""
-    clean: dict[str, Any] = {}
-    for key, value in settings.items():
-        if _SECRET_KEY.search(key):
-            continue
-        clean[key] = scrub_secrets(value) if isinstance(value, dict) else value
-    return clean
 
 
 def _explain(exc: sqlite3.Error, path: Path) -> str:
@@ -222,7 +208,7 @@ class SessionStore:
         with self._write() as db:
             cursor = db.execute(
                 "INSERT INTO conversations (title, settings, created, updated) VALUES (?, ?, ?, ?)",
-                (title, json.dumps(scrub_secrets(settings or {}), ensure_ascii=False), now, now),
+                (title, dump_object(settings), now, now),
             )
             return int(cursor.lastrowid or 0)
 
@@ -252,8 +238,8 @@ class SessionStore:
                     mode,
                     int(partial),
                     int(pinned),
-                    _dump(meta),
-                    _dump_ids(token_ids),
+                    dump_object(meta),
+                    dump_ids(token_ids),
                     now,
                     now,
                 ),
@@ -272,7 +258,7 @@ class SessionStore:
     ) -> None:
         """New content (meta None keeps the old meta); token_ids describe the new content, so None clears them."""
         now = time.time()
-        ids = _dump_ids(token_ids)
+        ids = dump_ids(token_ids)
         with self._write() as db:
             row = db.execute("SELECT conversation_id FROM messages WHERE id = ?", (message_id,)).fetchone()
             if row is None:
@@ -285,7 +271,7 @@ class SessionStore:
             else:
                 db.execute(
                     "UPDATE messages SET content = ?, partial = ?, meta = ?, token_ids = ?, updated = ? WHERE id = ?",
-                    (content, int(partial), _dump(meta), ids, now, message_id),
+                    (content, int(partial), dump_object(meta), ids, now, message_id),
                 )
             self._touch(db, row[0], now)
 
@@ -297,7 +283,7 @@ class SessionStore:
         with self._write() as db:
             db.execute(
                 "UPDATE conversations SET settings = ?, updated = ? WHERE id = ?",
-                (json.dumps(scrub_secrets(settings), ensure_ascii=False), time.time(), conversation_id),
+                (dump_object(settings), time.time(), conversation_id),
             )
 
     def set_title(self, conversation_id: int, title: str) -> None:
@@ -354,48 +340,14 @@ class SessionStore:
                 mode=r[3],
                 partial=bool(r[4]),
                 pinned=bool(r[5]),
-                meta=_load(r[6]),
+                meta=load_object(r[6]),
                 created=r[7],
-                token_ids=_load_ids(r[8]),
+                token_ids=load_ids(r[8]),
             )
             for r in rows
         ]
         cid, title, settings, created, updated = head[0]
-        return StoredConversation(cid, title, _load(settings), created, updated, messages)
+        return StoredConversation(cid, title, load_object(settings), created, updated, messages)
 
     def integrity_check(self) -> str:
         return str(self._read("PRAGMA integrity_check")[0][0])
-
-
-def title_from(text: str, limit: int = 40) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
-
-
-def _dump(meta: dict[str, Any] | None) -> str:
-    return json.dumps(scrub_secrets(meta or {}), ensure_ascii=False)
-
-
-def _load(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _dump_ids(ids: tuple[int, ...] | None) -> str | None:
-    return None if ids is None else json.dumps([int(i) for i in ids], separators=(",", ":"))
-
-
-def _load_ids(text: str | None) -> tuple[int, ...] | None:
-    """Ids as stored, or None when absent or not a list of ints (a damaged value only costs the exact reuse)."""
-    if text is None:
-        return None
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return None
-    if not isinstance(value, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in value):
-        return None
-    return tuple(value)
