@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from tui.choices import MODES, QUANTIZATIONS, RESIDENCIES
+from tui.choices import MODES, RESIDENCIES
+from tui.commands.backend_flags import add_local_flags
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,12 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="URL",
         help="a `stablelm-tui serve` (--backend openai; its base and instruct models follow the toggle)",
     )
-    parser.add_argument("--device", default="auto", help="local: auto, cpu, cuda, cuda:1... (default auto)")
-    parser.add_argument(
-        "--quantize",
-        choices=(*QUANTIZATIONS, "none"),
-        help="local: weight-only quantization on a GPU (default: the preset's; none: full precision)",
-    )
+    add_local_flags(parser)
     parser.add_argument(
         "--residency",
         choices=RESIDENCIES,

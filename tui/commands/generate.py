@@ -6,7 +6,8 @@ import argparse
 import json
 import sys
 
-from tui.choices import MODES, QUANTIZATIONS
+from tui.choices import MODES
+from tui.commands.backend_flags import add_local_flags, add_remote_flags
 
 STATS_KEYS = ("ttft_s", "new_tokens", "tokens_per_s", "prefill_tokens", "reused_tokens", "model", "device")
 
@@ -40,33 +41,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--greedy", action="store_true", help="always take the most likely token (no sampling, no seed)"
     )
     parser.add_argument("--top-p", type=float, metavar="P", help="default: the preset's")
-    parser.add_argument(
-        "--backend", choices=("local", "openai"), help="default: openai if the preset names a server"
-    )
-    parser.add_argument(
-        "--base-url", metavar="URL", help="OpenAI-compatible server (implies --backend openai)"
-    )
+    add_remote_flags(parser)
     parser.add_argument(
         "--server",
         metavar="URL",
         help="a `stablelm-tui serve`: --base-url with the model named after the preset and --mode",
     )
-    parser.add_argument(
-        "--remote-model", metavar="NAME", help="served model name (default: the only one listed)"
-    )
-    parser.add_argument(
-        "--timeout",
-        type=float,
-        default=120.0,
-        metavar="S",
-        help="remote: longest wait for the next chunk (120)",
-    )
-    parser.add_argument("--device", default="auto", help="local: auto, cpu, cuda, cuda:1... (default auto)")
-    parser.add_argument(
-        "--quantize",
-        choices=(*QUANTIZATIONS, "none"),
-        help="local: weight-only quantization on a GPU (default: the preset's; none: full precision)",
-    )
+    add_local_flags(parser)
     parser.add_argument(
         "--adapter", metavar="DIR", help="local: a LoRA adapter from `train` on top (default: the preset's)"
     )

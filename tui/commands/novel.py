@@ -13,29 +13,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tui.commands.backend_flags import add_local_flags, add_remote_flags
+
 STATS_KEYS = ("ttft_s", "new_tokens", "tokens_per_s", "prefill_tokens", "reused_tokens", "model", "device")
-
-
-def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
-    """The same backend flags as `generate` (read by tui.novel.backend.make_backend)."""
-    parser.add_argument(
-        "--backend", choices=("local", "openai"), help="default: openai if the preset names a server"
-    )
-    parser.add_argument(
-        "--base-url", metavar="URL", help="OpenAI-compatible server (implies --backend openai)"
-    )
-    parser.add_argument(
-        "--remote-model", metavar="NAME", help="served model name (default: the only one listed)"
-    )
-    parser.add_argument(
-        "--timeout",
-        type=float,
-        default=120.0,
-        metavar="S",
-        help="remote: longest wait for the next chunk (120)",
-    )
-    parser.add_argument("--device", default="auto", help="local: auto, cpu, cuda, cuda:1... (default auto)")
-    parser.add_argument("--quantize", choices=("int8", "int4"), help="local: weight-only quantization (GPU)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -58,7 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--resume", dest="resume_story", action="store_true", help="reopen the story opened last"
     )
     open_.add_argument("--preset", help="model preset (default: the default preset)")
-    add_backend_arguments(open_)
+    add_remote_flags(open_)
+    add_local_flags(open_)
     open_.set_defaults(func=run_open)
 
     new = commands.add_parser("new", help="create an empty story file", description="Create a story file.")
@@ -101,7 +82,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     write.add_argument(
         "--stats", action="store_true", help="print one JSON line of figures on stderr at the end"
     )
-    add_backend_arguments(write)
+    add_remote_flags(write)
+    add_local_flags(write)
     write.set_defaults(func=run_write)
 
     lore = commands.add_parser(
