@@ -64,7 +64,7 @@ def ready_message(preset: Preset, urls: dict[Mode, str], engine: str, api_key_en
 
 def adapter_lines(preset: Preset, adapters: tuple[tuple[Mode, str], ...]) -> list[str]:
     """One line per served adapter: the name it answers to, as every engine serves it (`<model>+lora`)."""
-    from tui.serving.completions import LORA_SUFFIX
+    from tui.engine.adapters import LORA_SUFFIX
 
     lines = []
     for mode, folder in adapters:

@@ -34,9 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tui.engine.adapters import LORA_SUFFIX
 from tui.errors import UserError
 from tui.serving.child import connect_host, free_port, server_url
-from tui.serving.completions import LORA_SUFFIX
 
 if TYPE_CHECKING:
     from tui.presets import Mode
