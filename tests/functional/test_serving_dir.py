@@ -81,13 +81,6 @@ def test_preparing_again_keeps_the_converted_tokenizer(served_dirs: dict[str, Pa
     assert tokenizer_json.stat().st_mtime_ns == before
 
 
-def test_a_model_with_an_adapter_is_refused_in_one_sentence(tmp_path: Path) -> None:
-    preset = load_settings().preset("demo")
-    with_adapter = replace(preset, base=replace(preset.base, adapter=str(tmp_path)))
-    with pytest.raises(UserError, match=r"LoRA adapter.*--engine local"):
-        prepare_serving_dir(with_adapter, "base", root=tmp_path)
-
-
 def test_a_missing_model_directory_is_refused_in_one_sentence(tmp_path: Path) -> None:
     preset = load_settings().preset("demo")
     missing = replace(preset, base=replace(preset.base, model=str(tmp_path / "nope")))

@@ -115,3 +115,50 @@ def test_a_shared_gpu_is_a_memory_fraction_and_gpus_of_its_own_are_visible_devic
     shared = vllm_argv(plan(), "base", Path("/m"), 8100, None, GpuPlacement(None, 0.45))
     assert flag(shared, "--gpu-memory-utilization") == "0.45"
     assert vllm_env(None, None, {}, GpuPlacement("2,3", None)) == {"CUDA_VISIBLE_DEVICES": "2,3"}
+
+
+def adapter_dir(folder: Path, rank: int, rank_pattern: dict[str, int] | None = None) -> Path:
+    """The two files vLLM reads from an adapter directory (the weights' content does not matter here)."""
+    import json
+
+    folder.mkdir()
+    config = {"peft_type": "LORA", "r": rank, "rank_pattern": rank_pattern or {}, "lora_alpha": 8}
+    (folder / "adapter_config.json").write_text(json.dumps(config))
+    (folder / "adapter_model.safetensors").write_bytes(b"")
+    return folder
+
+
+def test_a_modes_adapter_is_served_as_its_plus_lora_name_with_the_model_as_parent(tmp_path: Path) -> None:
+    import json
+
+    adapter = adapter_dir(tmp_path / "a", rank=4)
+    argv = vllm_argv(plan(adapters=(("base", str(adapter)),)), "base", Path("/m"), 8100, None)
+    assert "--enable-lora" in argv and flag(argv, "--max-loras") == "1"
+    assert flag(argv, "--max-lora-rank") == "8"  # the smallest rank vLLM accepts that holds 4
+    assert json.loads(flag(argv, "--lora-modules")) == {
+        "name": "demo-base+lora",
+        "path": str(adapter.resolve()),
+        "base_model_name": "demo-base",
+    }
+    other = vllm_argv(plan(adapters=(("base", str(adapter)),)), "instruct", Path("/m"), 8101, None)
+    assert "--enable-lora" not in other and "--lora-modules" not in other
+
+
+@pytest.mark.parametrize(
+    ("rank", "pattern", "max_rank"),
+    [(1, None, "1"), (16, None, "16"), (8, {"dense": 40}, "64"), (300, None, "320")],
+)
+def test_the_max_lora_rank_is_the_smallest_vllm_allows_for_the_adapters_largest_rank(
+    tmp_path: Path, rank: int, pattern: dict[str, int] | None, max_rank: str
+) -> None:
+    adapter = adapter_dir(tmp_path / "a", rank=rank, rank_pattern=pattern)
+    argv = vllm_argv(plan(adapters=(("instruct", str(adapter)),)), "instruct", Path("/m"), 8100, None)
+    assert flag(argv, "--max-lora-rank") == max_rank
+
+
+def test_an_adapter_rank_vllm_cannot_serve_is_one_sentence(tmp_path: Path) -> None:
+    adapter = adapter_dir(tmp_path / "a", rank=1024)
+    with pytest.raises(
+        UserError, match=r"has rank 1024, above the 512 vLLM serves: serve it with --engine local"
+    ):
+        vllm_argv(plan(adapters=(("base", str(adapter)),)), "base", Path("/m"), 8100, None)

@@ -44,8 +44,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--adapter",
         action="append",
         metavar="[MODE=]DIR",
-        help="also serve a LoRA adapter from `train` as <model>+lora beside the model (DIR for the one --mode, "
-        "base=DIR / instruct=DIR with --mode both; default: the preset's `adapter`)",
+        help="also serve a LoRA adapter from `train` as <model>+lora beside the model, on the local engine or vLLM "
+        "(DIR for the one --mode, base=DIR / instruct=DIR with --mode both; default: the preset's `adapter`)",
     )
     parser.add_argument(
         "engine_args", nargs="*", metavar="-- ENGINE_ARGS", help="passed to vLLM/transformers"
@@ -140,7 +140,7 @@ def _serve_local(plan: Any, api_key: str | None) -> int:
     from tui.errors import UserError
     from tui.serving.local_engine import LocalEngine
     from tui.serving.openai_server import run_local_server
-    from tui.serving.snippet import client_url, ready_message
+    from tui.serving.snippet import adapter_lines, client_url, ready_message
 
     # On a CPU, leave one core to the event loop that streams every token (and to a chat on this machine),
     # as the in-process chat does: measured in bench/bench_tui_stream.py.
@@ -164,9 +164,8 @@ def _serve_local(plan: Any, api_key: str | None) -> int:
     def ready(url: str) -> None:
         urls = dict.fromkeys(plan.modes, client_url(url, plan.host))
         _say(ready_message(plan.preset, urls, f"local engine, {engine.device}", plan.api_key_env))
-        for model in engine.models.values():
-            if model.adapter is not None:
-                _say(f"adapter {model.adapter} served as {model.name} (--remote-model {model.name})")
+        for line in adapter_lines(plan.preset, plan.adapters):
+            _say(line)
 
     run_local_server(
         engine, host=plan.host, port=plan.port, api_key=api_key, on_listening=listening, on_ready=ready
@@ -179,7 +178,7 @@ def _serve_external(plan: Any, engine: str) -> int:
     import threading
 
     from tui.serving.engines import EXTERNAL, check_port_free
-    from tui.serving.snippet import client_url, ready_message
+    from tui.serving.snippet import adapter_lines, client_url, ready_message
 
     for mode in plan.modes:
         check_port_free(plan.host, plan.port_for(mode))
@@ -194,6 +193,8 @@ def _serve_external(plan: Any, engine: str) -> int:
                 return 0
         urls = {mode: client_url(server.url, plan.host) for mode, server in servers.items()}
         _say(ready_message(plan.preset, urls, engine, plan.api_key_env))
+        for line in adapter_lines(plan.preset, plan.adapters):
+            _say(line)
         while not stop.wait(1.0):
             ended = {mode: s.poll() for mode, s in servers.items() if s.poll() is not None}
             if ended:

@@ -28,6 +28,10 @@ from tui.errors import UserError
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 CARD_FILE = "training_card.json"
+LORA_SUFFIX = "+lora"
+"""A server (`stablelm-tui serve`, local engine or vLLM) serves a mode's adapter beside its model under the model's
+name plus this; the model's own name answers without the adapter. The chat's ctrl+l against a server switches
+between the two names."""
 # Held in the model's __dict__ (not a submodule): the model's state_dict and .to() never see PEFT's wrapper.
 _ATTRIBUTE = "_stablelm_tui_adapters"
 

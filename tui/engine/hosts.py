@@ -118,13 +118,29 @@ class PairHost:
 class RemoteHost:
     """OpenAI-compatible servers (tui.engine.remote): nothing to load here; one backend per mode, which may be
     one server's two models (`stablelm-tui serve --mode both`), two servers, or one model for both modes (the
-    toggle then only switches the template and the sampling defaults)."""
+    toggle then only switches the template and the sampling defaults).
+
+    A server applies its own adapters: `stablelm-tui serve --adapter` (local engine or vLLM) serves a mode's
+    adapter as a model of its own, `<model>+lora`. Switching the adapter here switches which of the two names the
+    mode's requests ask for; the server is asked what it lists only then (never at start: a slow server must not
+    hold up the first reply), so until the first switch a mode has an adapter only when its configured name
+    already is a `+lora` one."""
 
     backend_name = "openai"
 
     def __init__(self, backends: dict[Mode, Any], url: str) -> None:
+        from tui.engine.adapters import LORA_SUFFIX
+
         self._backends = backends
         self.url = url
+        self._plain: dict[Mode, str] = {}
+        """Each mode's model name without the adapter, once the mode is known to have one."""
+        self._lora: dict[Mode, bool] = {}
+        """Whether each mode with an adapter asks for it now."""
+        for mode, backend in backends.items():
+            name = getattr(getattr(backend, "config", None), "model", None)
+            if isinstance(name, str) and name.endswith(LORA_SUFFIX) and len(name) > len(LORA_SUFFIX):
+                self._plain[mode], self._lora[mode] = name.removesuffix(LORA_SUFFIX), True
 
     def device(self) -> str:
         return self.url
@@ -142,15 +158,30 @@ class RemoteHost:
         return 0  # the server reports its prefix-cache hits after each reply (shown as `reused`)
 
     def adapter_on(self, mode: Mode) -> bool | None:
-        return None
+        return self._lora.get(mode)
 
     def set_adapter(self, mode: Mode, on: bool) -> bool:
-        from tui.errors import UserError
+        """Ask for `<model>+lora` (on) or `<model>` (off) from now on; the first time, the server is asked whether
+        it lists `<model>+lora` (a UserError with one sentence when it does not). Waits for the server."""
+        from tui.engine.adapters import LORA_SUFFIX
 
-        raise UserError(
-            "a server applies its own adapters: ask it for the adapter's model name "
-            "(`stablelm-tui serve --adapter` serves it as <model>+lora; use --remote-model)"
-        )
+        backend = self._backends[mode]
+        if mode not in self._plain:
+            plain = backend.model_name()
+            listed = backend.listed_models()
+            if plain + LORA_SUFFIX not in listed:
+                from tui.errors import UserError
+
+                raise UserError(
+                    f"the server lists no {plain}{LORA_SUFFIX} beside {plain}, so it has no adapter to switch to: "
+                    "serve one with `stablelm-tui serve --adapter DIR` (local engine or vLLM)"
+                )
+            self._plain[mode], self._lora[mode] = plain, False
+        if self._lora[mode] == on:
+            return False
+        backend.use_model(self._plain[mode] + LORA_SUFFIX if on else self._plain[mode])
+        self._lora[mode] = on
+        return True
 
     def close(self) -> None:
         return None

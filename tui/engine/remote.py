@@ -108,20 +108,28 @@ class OpenAIBackend:
 
     # -- model discovery ---------------------------------------------------------------------------------------
 
-    def model_name(self) -> str:
-        """The configured model, else the only one the server lists; EngineError when that is ambiguous."""
+    def listed_models(self) -> list[str]:
+        """The model names the server lists (/v1/models); EngineError with one sentence when it cannot say."""
         import openai
 
+        try:
+            page = self._client.models.list(extra_headers=self._request_headers)
+            return [str(m.id) for m in page.data]
+        except openai.APIStatusError as exc:
+            raise EngineError(self._explain_status(exc.status_code, body_text(exc))) from None
+        except openai.APIError as exc:
+            raise EngineError(self._explain_transport(exc)) from None
+        except Exception:
+            raise EngineError(f"{self.api_root}/models did not return an OpenAI model list") from None
+
+    def use_model(self, name: str) -> None:
+        """Ask for `name` from the next request on (a server's `<model>+lora` and back: the chat's ctrl+l)."""
+        self._model = name
+
+    def model_name(self) -> str:
+        """The configured model, else the only one the server lists; EngineError when that is ambiguous."""
         if self._model is None:
-            try:
-                page = self._client.models.list(extra_headers=self._request_headers)
-                names = [str(m.id) for m in page.data]
-            except openai.APIStatusError as exc:
-                raise EngineError(self._explain_status(exc.status_code, body_text(exc))) from None
-            except openai.APIError as exc:
-                raise EngineError(self._explain_transport(exc)) from None
-            except Exception:
-                raise EngineError(f"{self.api_root}/models did not return an OpenAI model list") from None
+            names = self.listed_models()
             if len(names) != 1:
                 listed = ", ".join(names) or "none"
                 raise EngineError(

@@ -21,9 +21,6 @@ from tui.engine.request import GenerationRequest
 from tui.errors import UserError
 from tui.presets import Mode
 
-LORA_SUFFIX = "+lora"
-"""A mode's adapter is served beside its model under the model's name plus this (vLLM serves LoRA adapters as
-models of their own too); the model's own name answers without the adapter."""
 # The OpenAI default when a request names no max_tokens.
 DEFAULT_MAX_TOKENS = 16
 ERROR_TYPES = {

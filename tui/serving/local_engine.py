@@ -23,7 +23,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from tui.serving.completions import LORA_SUFFIX, ServedModel
+from tui.engine.adapters import LORA_SUFFIX
+from tui.serving.completions import ServedModel
 
 if TYPE_CHECKING:
     from tui.engine.events import StreamEvent

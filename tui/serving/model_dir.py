@@ -140,13 +140,8 @@ def _write_tokenizer(preset: Preset, target: Path) -> None:
 
 def prepare_serving_dir(preset: Preset, mode: Mode, root: Path | None = None) -> Path:
     """A directory vLLM or `transformers serve` can load for `preset`'s `mode` model; returned once complete."""
-    spec = preset.mode(mode)
-    if spec.adapter:
-        raise UserError(
-            f"preset {preset.name!r} {mode} has a LoRA adapter, which only the local engine applies: "
-            "serve it with --engine local"
-        )
-    source = _source_dir(spec.model)
+    # The mode's LoRA adapter is not part of this directory: vLLM loads it beside the model (vllm_launcher).
+    source = _source_dir(preset.mode(mode).model)
     target = (root or serving_root()) / f"{preset.name}-{mode}"
     try:
         target.mkdir(parents=True, exist_ok=True)

