@@ -47,21 +47,19 @@ def test_a_value_in_range_is_taken(setting: TokenSetting, typed: str, value: int
         pytest.param(
             SCAN_TOKENS,
             "4096",
-            "scan window: 4096 is beyond the 2048-token window, type a whole number of tokens from 0 to 2048; "
-            "it stays 512",
+            "scan window: 4096 is beyond the 2048-token window (most 2048); it stays 512",
             id="beyond-the-window",
         ),
         pytest.param(
             REPLY_TOKENS,
             "2048",
-            "reply length: 2048 is beyond the 2048-token window, type a whole number of tokens from 1 to 2047; "
-            "it stays 512",
+            "reply length: 2048 is beyond the 2048-token window (most 2047); it stays 512",
             id="a-reply-the-size-of-the-window",
         ),
         pytest.param(
             REPLY_TOKENS,
             "0",
-            "reply length: 0 is under 1, type a whole number of tokens from 1 to 2047; it stays 512",
+            "reply length: 0 is too few tokens (least 1); it stays 512",
             id="an-empty-reply",
         ),
         pytest.param(

@@ -52,9 +52,10 @@ def read_tokens(setting: TokenSetting, typed: str, *, window: int, keeps: int | 
         shown = typed if len(typed) <= 12 else typed[:11] + "…"
         raise UserError(f"{setting.label}: '{shown}' is not {allowed}; {kept}")
     value = int(raw)
-    if not setting.low <= value <= high:
-        beyond = f"beyond the {window}-token window" if value > high else f"under {setting.low}"
-        raise UserError(f"{setting.label}: {value} is {beyond}, type {allowed}; {kept}")
+    if value > high:
+        raise UserError(f"{setting.label}: {value} is beyond the {window}-token window (most {high}); {kept}")
+    if value < setting.low:
+        raise UserError(f"{setting.label}: {value} is too few tokens (least {setting.low}); {kept}")
     return value
 
 

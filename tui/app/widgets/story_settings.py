@@ -39,9 +39,9 @@ INPUT_IDS = {
     REPLY_TOKENS.field: "reply-tokens",
 }
 HINTS = {
-    SCAN_TOKENS.field: "tokens at the end searched for lore keys",
-    LORE_BUDGET.field: "tokens for the entries keys fire",
-    REPLY_TOKENS.field: "tokens a continuation writes",
+    SCAN_TOKENS.field: "last tokens searched for lore keys",
+    LORE_BUDGET.field: "tokens for entries keys fire",
+    REPLY_TOKENS.field: "tokens; empty: the preset's",
 }
 SETTLE_S = 0.8
 Apply = Callable[[dict[str, Any]], Story]
@@ -57,9 +57,9 @@ class StorySettings(Vertical):
     StorySettings .setting-row Label { width: 13; }
     StorySettings .setting-row Input { border: none; height: 1; width: 7; padding: 0 1; }
     StorySettings .setting-row .setting-hint { width: 1fr; padding-left: 1; color: $text-muted; }
-    StorySettings #banned-label { height: 1; margin-top: 1; }
+    StorySettings #banned-label { height: 1; }
     StorySettings #banned { height: 1fr; border: none; }
-    StorySettings #settings-message { height: auto; max-height: 3; }
+    StorySettings #settings-message { height: auto; min-height: 1; max-height: 3; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -77,9 +77,9 @@ class StorySettings(Vertical):
                 yield Label(setting.label)
                 yield Input(id=INPUT_IDS[setting.field], tooltip=f"{setting.label}: {HINTS[setting.field]}")
                 yield Static(HINTS[setting.field], classes="setting-hint")
+        yield Static(id="settings-message")
         yield Label("禁止ワード (one per line):", id="banned-label")
         yield TextArea(id="banned", soft_wrap=True, tooltip=BANNED_TIP)
-        yield Static(id="settings-message")
 
     def show(self, story: Story, *, window: int, preset_reply: int, apply: Apply) -> None:
         """Fill the fields from `story` (on mount); `apply` makes a writer's valid changes."""
