@@ -81,7 +81,7 @@ async def test_f3_and_f4_reach_the_settings_and_the_palette_and_help_name_them(
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
         help_screen = app.screen
         assert isinstance(help_screen, HelpScreen)
-        assert any("one word or phrase per line" in what for _key, what in help_screen.extra)
+        assert any("禁止ワード one per line" in what for _key, what in help_screen.extra)
         assert any(b.key == "f3" and "禁止ワード" in b.tooltip for b in help_screen.bindings)
 
 

@@ -41,11 +41,7 @@ NOVEL_KEYS = (
     ("ctrl+z / ctrl+y", "undo / redo your own typing in a text field"),
     ("tab / shift+tab", "move between the story and the panels' fields"),
     ("n, Enter, Space, Del", "in the lorebook list: new entry, edit, enable/disable, delete"),
-    (
-        "設定 (F3)",
-        "scan window, lore budget, reply length (tokens; reply empty = the preset's) and 禁止ワード, one word "
-        "or phrase per line; a value out of range is refused and the story keeps the saved one",
-    ),
+    ("設定 (F3)", "scan window, lore budget, reply length in tokens; 禁止ワード one per line"),
     ("ctrl+p", "command palette: every action by name"),
 )
 NOVEL_HELP = (
