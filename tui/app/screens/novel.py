@@ -1,6 +1,6 @@
 """The novel screen (小説モード): the story the base model continues, its メモリ, 脚注 and lorebook, and the ledger.
 
-Layout: the story fills the screen; the panels (メモリ, 脚注, Lore with its test field, Ledger) sit beside it
+Layout: the story fills the screen; the panels (メモリ, 脚注, Lore with its test field, 設定, Ledger) sit beside it
 from 110 columns and take its place below that (ctrl+o). Keys are the screen's own and all in the key bar, the
 help (F1) and the palette. The background half (planning, model, streaming, autosave) is NovelWorkers.
 """
