@@ -24,4 +24,4 @@ def test_a_story_is_written_by_keys_in_a_real_tmux_terminal(demo_models: dict[st
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "FAIL" not in result.stdout
-    assert result.stdout.count("PASS") >= 17
+    assert result.stdout.count("PASS") >= 23

@@ -154,8 +154,9 @@ def test_novel_screen(snap_compare: Any, size: tuple[int, int], tmp_path: Path) 
     continuation '森の奥には[red]赤い[/red]屋根の城があった。' where `[red]` is literal text. At 80 columns the story
     fills the screen; at 120 the Ledger panel sits beside it: 57 of 1920 tokens, the stable prefix, and rows for
     メモリ (always at the top), #3 Setting (always-on), #1 Castle and #2 Alice (fired by their keys, with the story
-    token), the story and an empty, skipped 脚注, each with its tokens. The key bar lists Chat, Undo, Quit,
-    Stop (dimmed), Write, Retry, Redo, Panels, Next, Help and Palette."""
+    token), the story and an empty, skipped 脚注, each with its tokens; the summary's third line says
+    'lore 15 of 512 tokens · scan window 1024' (Castle 9 + Alice 6). The tabs are メモリ, 脚注, Lore, 設定 and Ledger. The key bar lists Chat, Undo,
+    Quit, Stop (dimmed), Write, Retry, Redo, Panels, Next, 設定, Help and Palette."""
     app, write = novel_app(tmp_path)
     assert snap_compare(app, terminal_size=size, run_before=write)
 
@@ -176,3 +177,27 @@ def test_novel_lorebook(snap_compare: Any, size: tuple[int, int], tmp_path: Path
         await pilot.pause(0.1)
 
     assert snap_compare(app, terminal_size=size, run_before=open_lore)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_novel_settings(snap_compare: Any, size: tuple[int, int], tmp_path: Path) -> None:
+    """The 設定 panel (F3): scan window 1024, lore budget (holding the 5000 just pasted) and reply length empty
+    with the preset's 128 as its dim placeholder, each with a short hint after it; under them the red refusal
+    'lore budget: 5000 is beyond the 2048-token window (most 2048); it stays 512', then '禁止ワード (one per
+    line):' and a text area holding 魔王 and さようなら on two lines. At 80 columns the panel takes the
+    story's place; at 120 it sits beside the story. The key bar has f3 設定."""
+    from textual import events
+
+    app, write = novel_app(tmp_path)
+
+    async def open_settings(pilot: Any) -> None:
+        await write(pilot)
+        await pilot.press("f3", "tab", "tab", "tab")
+        await pilot.press(*"魔王", "enter", *"さようなら")
+        await pilot.press("shift+tab", "shift+tab", "end", "backspace", "backspace", "backspace")
+        app.screen.query_one("#lore-budget").post_message(events.Paste("5000"))
+        await pilot.pause(0.2)
+        app.screen.query_one("#lore-budget").cursor_blink = False
+        await pilot.pause(0.1)
+
+    assert snap_compare(app, terminal_size=size, run_before=open_settings)

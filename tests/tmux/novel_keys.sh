@@ -2,7 +2,7 @@
 # shellcheck disable=SC2329  # the check functions are invoked through `check NAME FUNCTION ARGS...`
 # Write a story in the real app in a real terminal (tmux, 80x24), by keys only, outside Textual's test harness:
 # `novel open` shows the story, typing edits it, ctrl+g writes a continuation, F7/F8 undo and redo it, ctrl+o
-# and F4 reach the panels, F1 shows the novel keys, F6 goes to the chat and back, ctrl+q saves and exits 0.
+# and F4 reach the panels, F3 the 設定 (lore budget, 禁止ワード; a bad value refused), F1 shows the novel keys, F6 goes to the chat and back, ctrl+q saves and exits 0.
 # (kill -9 while a continuation streams: tests/functional/test_tmux_novel.py.)
 # Usage: tests/tmux/novel_keys.sh [path/to/stablelm-tui] [python]   (exit 0 = every check passed)
 set -euo pipefail
@@ -17,6 +17,7 @@ STORY="$WORK/walk.story.json"
 # story FIELD: a field of the saved story file, as the app wrote it.
 story() { "$PYTHON" -c "import json,sys; print(len(json.load(open(sys.argv[1]))[sys.argv[2]]))" "$STORY" "$1"; }
 text_longer_than() { (( $(story text) > $1 )); }
+setting_is() { "$PYTHON" -c "import json,sys; sys.exit(json.load(open(sys.argv[1]))[sys.argv[2]] != json.loads(sys.argv[3]))" "$STORY" "$1" "$2"; }
 text_is() { "$PYTHON" -c "import json,sys; sys.exit(json.load(open(sys.argv[1]))['text'] != sys.argv[2])" "$STORY" "$1"; }
 
 tmux new-session -d -s "$SESSION" -x 80 -y 24 \
@@ -49,8 +50,29 @@ check "F4 goes to the next panel (メモリ, then 脚注)" wait_for "lines befor
 tmux send-keys -t "$SESSION" C-o
 check "ctrl+o closes them" gone "lines before the end"
 
+tmux send-keys -t "$SESSION" F3
+check "F3 opens the 設定 panel" wait_for "禁止ワード (one per line)" 10
+# Pauses after a focus move, as a person makes: keys sent in the same burst reach the field being left.
+tmux send-keys -t "$SESSION" Tab
+sleep 0.5
+tmux send-keys -t "$SESSION" BSpace BSpace BSpace
+tmux send-keys -t "$SESSION" -l "256"
+tmux send-keys -t "$SESSION" Enter
+sleep 1
+check "a lore budget typed in 設定 is saved" setting_is lore_budget 256
+tmux send-keys -t "$SESSION" -l "x"
+check "a bad value is refused in one sentence, the saved one stays" wait_for "it stays 256" 10
+tmux send-keys -t "$SESSION" Tab Tab
+sleep 0.5
+tmux send-keys -t "$SESSION" -l "魔王"
+sleep 2
+check "a 禁止ワード typed in 設定 is saved" setting_is banned '["魔王"]'
+check "and the refused lore budget never was" setting_is lore_budget 256
+tmux send-keys -t "$SESSION" C-o
+check "ctrl+o closes the panels again" gone "禁止ワード (one per line)"
+
 tmux send-keys -t "$SESSION" F1
-check "F1 shows the novel keys" wait_for "take the last continuation out" 10
+check "F1 shows the novel keys" wait_for "write: the model continues the story" 10
 tmux send-keys -t "$SESSION" Escape
 check "Esc closes help" gone "Keys (Esc closes)"
 

@@ -111,6 +111,7 @@ class _Build:
         self.reserve = reserve
         self.budget = window - reserve
         self.used = 0
+        self.lore_used = 0
         self.errors: list[str] = []
         self.story_has_no_room = False
         self.body = body
@@ -213,6 +214,7 @@ class _Build:
                 cost = len(part.ids)
                 if lore_used + cost <= room and self.take(part, reason):
                     lore_used += cost
+                    self.lore_used = lore_used
                     included.append(self.lore[index])
                     continue
                 part.status = "dropped"
@@ -361,6 +363,9 @@ class _Build:
             story_tokens=self.body.tokens,
             story_cut=kept.start,
             scan_start=scan_start,
+            scan_tokens=self.story.scan_tokens,
+            lore_budget=self.story.lore_budget,
+            lore_tokens=self.lore_used,
         )
 
     def error_message(self) -> str | None:

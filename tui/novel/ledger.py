@@ -81,6 +81,10 @@ class NovelPlan:
     """Characters cut from the start of the story to fit."""
     scan_start: int = 0
     """Where (in characters) the lore scan window starts in the story."""
+    scan_tokens: int = 0
+    lore_budget: int = 0
+    lore_tokens: int = 0
+    """Tokens the key-fired entries take of `lore_budget` (the story's settings, echoed for the inspector)."""
 
     @property
     def ok(self) -> bool:

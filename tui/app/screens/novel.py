@@ -1,6 +1,6 @@
 """The novel screen (小説モード): the story the base model continues, its メモリ, 脚注 and lorebook, and the ledger.
 
-Layout: the story fills the screen; the panels (メモリ, 脚注, Lore with its test field, Ledger) sit beside it
+Layout: the story fills the screen; the panels (メモリ, 脚注, Lore with its test field, 設定, Ledger) sit beside it
 from 110 columns and take its place below that (ctrl+o). Keys are the screen's own and all in the key bar, the
 help (F1) and the palette. The background half (planning, model, streaming, autosave) is NovelWorkers.
 """
@@ -8,12 +8,14 @@ help (F1) and the palette. The background half (planning, model, streaming, auto
 from __future__ import annotations
 
 import dataclasses
+from contextlib import suppress
 from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.css.query import NoMatches
 from textual.reactive import reactive
 from textual.widgets import Input, Label, TabbedContent, TabPane, TextArea
 
@@ -22,16 +24,24 @@ from tui.app.widgets.key_bar import KeyBar
 from tui.app.widgets.ledger_view import LedgerView
 from tui.app.widgets.lore_panel import LorePanel, LoreTable
 from tui.app.widgets.novel_status import NovelStatus
+from tui.app.widgets.story_settings import StorySettings
 from tui.errors import StableLMTuiError
 from tui.novel.lore import entries_fired_by
-from tui.novel.story import LoreEntry
+from tui.novel.story import LoreEntry, Story
 
-PANELS = ("tab-memory", "tab-note", "tab-lore", "tab-ledger")
+PANELS = ("tab-memory", "tab-note", "tab-lore", "tab-settings", "tab-ledger")
+PANEL_FOCUS = {
+    "tab-memory": "#memory",
+    "tab-note": "#note",
+    "tab-lore": "#lore-table",
+    "tab-settings": "#scan-tokens",
+}
 NOVEL_KEYS = (
     ("typing", "edit the story anywhere, also while a continuation streams (it is added at the end)"),
     ("ctrl+z / ctrl+y", "undo / redo your own typing in a text field"),
     ("tab / shift+tab", "move between the story and the panels' fields"),
     ("n, Enter, Space, Del", "in the lorebook list: new entry, edit, enable/disable, delete"),
+    ("設定 (F3)", "scan window, lore budget, reply length in tokens; 禁止ワード one per line"),
     ("ctrl+p", "command palette: every action by name"),
 )
 NOVEL_HELP = (
@@ -57,6 +67,13 @@ class NovelScreen(NovelWorkers):
             "ctrl+o", "panels", "Panels", id="novel.panels", tooltip="メモリ, 脚注, lorebook, ledger on/off"
         ),
         Binding("f4", "next_panel", "Next", id="novel.next_panel", tooltip="next panel (opens the panels)"),
+        Binding(
+            "f3",
+            "settings",
+            "設定",
+            id="novel.settings",
+            tooltip="story settings: scan window, lore budget, reply length, 禁止ワード",
+        ),
         Binding(
             "f6",
             "close",
@@ -103,6 +120,8 @@ class NovelScreen(NovelWorkers):
                     yield TextArea(story.note, id="note", soft_wrap=True)
                 with TabPane("Lore", id="tab-lore"):
                     yield LorePanel(id="lore")
+                with TabPane("設定", id="tab-settings"):
+                    yield StorySettings(id="settings")
                 with TabPane("Ledger", id="tab-ledger"):
                     yield LedgerView(id="ledger")
         yield KeyBar(id="keys")
@@ -112,6 +131,13 @@ class NovelScreen(NovelWorkers):
             story=self.session.path.name, backend=self.host.backend_name, device=self.host.device()
         )
         self.lore_panel.show_lore(self.session.story.lore)
+        preset = self.session.preset
+        self.settings_panel.show(
+            self.session.story,
+            window=preset.context_window,
+            preset_reply=preset.base.generation.max_new_tokens,
+            apply=self._apply_settings,
+        )
         self.panels_open = self.app.size.width >= 110
         self.watch_panels_open(self.panels_open)
         area = self.story_area
@@ -142,9 +168,11 @@ class NovelScreen(NovelWorkers):
             self.cancel.set()  # the engine ends within a token with reason "cancelled"; the text stays
 
     def action_write(self) -> None:
+        self.settings_panel.commit()
         self.start_continuation()
 
     def action_retry(self) -> None:
+        self.settings_panel.commit()
         self.start_continuation(retry=True)
 
     def action_undo(self) -> None:
@@ -179,12 +207,13 @@ class NovelScreen(NovelWorkers):
         self.panels_open = True
         self._focus_panel()
 
+    def action_settings(self) -> None:
+        self.query_one(TabbedContent).active = "tab-settings"
+        self.panels_open = True
+        self._focus_panel()
+
     def _focus_panel(self) -> None:
-        active = self.query_one(TabbedContent).active
-        target = {"tab-memory": "#memory", "tab-note": "#note", "tab-lore": "#lore-table"}.get(
-            active, "#ledger-table"
-        )
-        self.query_one(target).focus()
+        self.query_one(PANEL_FOCUS.get(self.query_one(TabbedContent).active, "#ledger-table")).focus()
 
     def action_close(self) -> None:
         self.shutdown()
@@ -210,6 +239,20 @@ class NovelScreen(NovelWorkers):
                 self.notify(str(exc), title="脚注", severity="warning", markup=False)
                 return
             self.schedule_plan()
+
+    @property
+    def settings_panel(self) -> StorySettings:
+        return self.query_one(StorySettings)
+
+    def _apply_settings(self, changes: dict[str, object]) -> Story:
+        story = self.session.edit(**changes)  # checked like the story file; raises, changing nothing
+        self.schedule_plan(0)
+        return story
+
+    def shutdown(self) -> None:
+        with suppress(NoMatches):
+            self.settings_panel.commit()  # a value typed just before leaving is the writer's too
+        super().shutdown()
 
     def _show_lore_test(self) -> None:
         text = self.query_one("#lore-test", Input).value

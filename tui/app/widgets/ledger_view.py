@@ -29,6 +29,7 @@ def summary(plan: NovelPlan) -> Text:
     text.append(f"stable prefix {plan.stable_tokens} · story {plan.story_tokens} tokens")
     if plan.story_cut:
         text.append(f", {plan.story_cut} characters cut from its start", style="#ffd75f")
+    text.append(f"\nlore {plan.lore_tokens} of {plan.lore_budget} tokens · scan window {plan.scan_tokens}")
     if plan.error:
         text.append(f"\ncannot send: {plan.error}", style="bold #ff5f5f")
     return text
