@@ -264,7 +264,7 @@ async def test_random_keys_never_kill_the_screen_and_the_story_on_screen_is_the_
     rng = random.Random(14)
     keys = [
         "a", "あ", "enter", "escape", "ctrl+g", "ctrl+r", "f7", "f8", "ctrl+o", "f4", "f1", "n", "space",
-        "delete", "backspace", "tab", "shift+tab", "up", "down", "ctrl+z", "[", "]",
+        "delete", "backspace", "tab", "shift+tab", "up", "down", "ctrl+z", "[", "]", "f3", "1", "x",
     ]  # fmt: skip
     path = tmp_path / "r.story.json"
     host = ScriptedHost(base=ScriptedBackend(chunks=["森", "の", "奥", "\r\n", "城"] * 4, delay_s=0.002))
@@ -287,3 +287,22 @@ async def test_random_keys_never_kill_the_screen_and_the_story_on_screen_is_the_
         assert shown == story.text.replace("\r\n", "\n")
         await pilot.press("ctrl+q")
     assert read_story(path).text == story.text
+
+
+async def test_a_story_whose_first_line_break_is_crlf_keeps_the_writers_breaks_as_they_are(
+    tmp_path: Path,
+) -> None:
+    from tests.functional.scripted import ScriptedBackend, ScriptedHost
+
+    path = tmp_path / "crlf.story.json"
+    host = ScriptedHost(base=ScriptedBackend(chunks=["森"], delay_s=0.002))
+    app, screen = novel_app(host, path, Story(text="一行目\r\n二行目\n三行目"))  # type: ignore[arg-type]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: screen.plan is not None)
+        await pilot.press("end", "ctrl+end", "x")
+        screen.take_edits()
+        # The writer's edit takes the area's lines: the model's "\r\n" becomes a plain break, and the writer's
+        # own "\n" stays one (a TextArea built on the raw text would join every line with "\r\n").
+        assert screen.session.story.text == "一行目\n二行目\n三行目x"
+        await pilot.press("ctrl+q")
+    assert read_story(path).text == "一行目\n二行目\n三行目x"

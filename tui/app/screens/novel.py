@@ -19,7 +19,7 @@ from textual.css.query import NoMatches
 from textual.reactive import reactive
 from textual.widgets import Input, Label, TabbedContent, TabPane, TextArea
 
-from tui.app.screens.novel_workers import AUTOSAVE_TICK_S, FLUSH_HZ, NovelWorkers
+from tui.app.screens.novel_workers import AUTOSAVE_TICK_S, FLUSH_HZ, NovelWorkers, lines_for_area
 from tui.app.widgets.key_bar import KeyBar
 from tui.app.widgets.ledger_view import LedgerView
 from tui.app.widgets.lore_panel import LorePanel, LoreTable
@@ -109,7 +109,7 @@ class NovelScreen(NovelWorkers):
         story = self.session.story
         yield NovelStatus(id="novel-status")
         with Horizontal(id="novel-main"):
-            yield TextArea(story.text, id="story", soft_wrap=True)
+            yield TextArea(lines_for_area(story.text), id="story", soft_wrap=True)
             with TabbedContent(id="panels", initial="tab-ledger"):
                 with TabPane("メモリ", id="tab-memory"):
                     yield TextArea(story.memory, id="memory", soft_wrap=True)

@@ -45,6 +45,13 @@ def end_of(text: str) -> tuple[int, int]:
     return text.count("\n"), len(text) - (text.rfind("\n") + 1)
 
 
+def lines_for_area(text: str) -> str:
+    """`text` with "\r\n" and "\r" as "\n" for a TextArea: its document joins every line with the first line
+    ending it finds, so a story whose first break the model wrote as "\r\n" would come back with each of the
+    writer's "\n" turned into "\r\n" (and a whole-story edit on the next keystroke)."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 class NovelWorkers(Screen[None]):
     generating: reactive[bool] = reactive(False, bindings=True)
 
@@ -100,7 +107,7 @@ class NovelWorkers(Screen[None]):
         elif source.startswith(text) and source == shown and area.text == shown:
             area.delete(end_of(text), document.end)
         else:
-            area.load_text(text)
+            area.load_text(lines_for_area(text))
         self._shown_source, self._shown_area = text, area.text
         if follow:
             area.scroll_end(animate=False)
