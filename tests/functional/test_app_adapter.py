@@ -91,8 +91,9 @@ async def test_ctrl_l_on_a_mode_without_an_adapter_says_how_to_get_one() -> None
         assert "LoRA" not in str(app.chat_screen.status.render())
 
 
-async def run_comparison(pilot: Any, app: ChatApp, message: str) -> CompareScreen:
-    await pilot.press("f2")
+async def run_comparison(pilot: Any, app: ChatApp, message: str, *, opened: bool = False) -> CompareScreen:
+    if not opened:
+        await pilot.press("f2")
     await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
     compare = app.screen
     assert isinstance(compare, CompareScreen)

@@ -11,7 +11,8 @@ from textual.notifications import Notify
 
 from tests.functional.app_helpers import make_app, wait_for
 from tests.functional.serve_helpers import Served, start_serve
-from tests.functional.test_app_adapter import GREEDY, reply_to_last
+from tests.functional.test_app_adapter import GREEDY, PROMPT, reply_to_last, run_comparison
+from tui.app.screens.compare import ComparePane
 from tui.engine.factory import EngineChoice, open_host
 from tui.engine.hosts import RemoteHost
 from tui.presets import load_settings
@@ -84,3 +85,21 @@ def test_a_chat_asking_for_the_plus_lora_name_starts_with_the_adapter_on(served:
     host = open_host(load_settings().preset("demo"), choice, modes=("base",))
     assert host.adapter_on("base") is True
     assert host.set_adapter("base", False) and host.backend("base").name == "demo-base"
+
+
+async def test_the_compare_view_runs_the_servers_plus_lora_model_before_any_ctrl_l(served: Served) -> None:
+    host = remote_host(served)
+    app = make_app(host, mode="base", settings=GREEDY)
+    screen = app.chat_screen
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: screen.plan is not None)
+        await pilot.press("f2")
+        await wait_for(pilot, lambda: app.screen is not screen)
+        app.screen.query_one("#compare-variants").value = "base,base+lora"  # type: ignore[attr-defined]
+        compare = await run_comparison(pilot, app, PROMPT, opened=True)
+        first, second = compare.query(ComparePane)
+        assert first.text and second.text and first.text != second.text
+        # The view asked the server for the +lora model and gave the chat back its plain one.
+        assert host.adapter_on("base") is False and host.backend("base").name == "demo-base"
+        await pilot.press("escape")
+        assert app.screen is screen and not screen.status.info.lora

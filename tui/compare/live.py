@@ -31,8 +31,11 @@ def default_spec(mode: Mode, adapter_on: Callable[[Mode], bool | None]) -> str:
     return ",".join(MODES)
 
 
-def view_variants(spec: str, preset: Preset, adapter_on: Callable[[Mode], bool | None]) -> list[Variant]:
-    """Exactly two variants from `spec`; UserError with one sentence for anything else."""
+def view_variants(
+    spec: str, preset: Preset, adapter_on: Callable[[Mode], bool | None], *, remote: bool = False
+) -> list[Variant]:
+    """Exactly two variants from `spec`; UserError with one sentence for anything else. `remote`: the models are
+    a server's, whose `+lora` names are asked for only when a variant runs (it says then if it has none)."""
     items = [item.strip() for item in spec.split(",") if item.strip()]
     if len(items) != 2:
         raise UserError(
@@ -47,7 +50,7 @@ def view_variants(spec: str, preset: Preset, adapter_on: Callable[[Mode], bool |
         mode: Mode = "base" if mode_name == "base" else "instruct"
         if plus and adapter != LORA:
             raise UserError(f"variant {item!r}: after + only `lora` (the adapter the chat was started with)")
-        if plus and adapter_on(mode) is None:
+        if plus and adapter_on(mode) is None and not remote:
             raise UserError(f"variant {item!r}: the {mode} model has no LoRA adapter in this chat")
         if at and not template:
             raise UserError(f"variant {item!r}: name the template after the @")
@@ -110,7 +113,8 @@ def stream_pair(
             yield VariantStarted(index)
             try:
                 host.ensure_loaded(variant.mode, lambda _event: None)
-                if before[variant.mode] is not None:
+                if before[variant.mode] is not None or variant.adapter == LORA:
+                    # A server's adapter is unknown (None) until asked: asking for it finds it or says why not.
                     host.set_adapter(variant.mode, variant.adapter == LORA)
                 request = variant_request(
                     preset,
@@ -131,5 +135,5 @@ def stream_pair(
                     yield VariantDone(index, event, event.error)
     finally:
         for mode, on in before.items():
-            if on is not None:
-                host.set_adapter(mode, on)
+            if host.adapter_on(mode) is not None:
+                host.set_adapter(mode, bool(on))

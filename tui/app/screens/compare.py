@@ -126,7 +126,8 @@ class CompareScreen(Screen[None]):
 
         spec = self.query_one("#compare-variants", Input).value
         try:
-            return view_variants(spec, self.core.preset, self.core.adapter_on)
+            remote = self.core.backend_name != "local"
+            return view_variants(spec, self.core.preset, self.core.adapter_on, remote=remote)
         except Exception as exc:  # UserError: one sentence
             self.notify(str(exc), title="variants", severity="error", markup=False)
             return None
