@@ -26,6 +26,16 @@ wait_for() {
     done
 }
 
+# eventually COMMAND...: retry COMMAND for up to 10 s (a file the app saves on a timer, later on a loaded machine).
+eventually() {
+    local waited=0
+    until "$@"; do
+        sleep 0.2
+        waited=$((waited + 1))
+        if ((waited > 50)); then return 1; fi
+    done
+}
+
 # gone TEXT: after a moment for the redraw, TEXT is no longer on the screen.
 gone() { sleep 0.5; ! screen | grep -qF -- "$1"; }
 
