@@ -168,7 +168,6 @@ class _Build:
     def fire(self, scan_text: str, scan_map: list[tuple[int, int, list[int] | None]]) -> None:
         story = self.story
         room = min(story.lore_budget, self.budget - self.used)
-        lore_used = 0
         candidates: dict[int, CompiledEntry] = {}
         no_key = f"no key in the last {story.scan_tokens} tokens or the 脚注"
         for c, part in zip(self.lore, self.parts, strict=True):
@@ -212,20 +211,19 @@ class _Build:
                 part = self.entry_part(self.lore[index])
                 part.key = match.key
                 cost = len(part.ids)
-                if lore_used + cost <= room and self.take(part, reason):
-                    lore_used += cost
-                    self.lore_used = lore_used
+                if self.lore_used + cost <= room and self.take(part, reason):
+                    self.lore_used += cost
                     included.append(self.lore[index])
                     continue
                 part.status = "dropped"
-                if room < story.lore_budget and cost > room - lore_used:
+                if room < story.lore_budget and cost > room - self.lore_used:
                     part.reason = (
-                        f"{reason}; no room: needs {cost} tokens, {room - lore_used} left in the budget"
+                        f"{reason}; no room: needs {cost} tokens, {room - self.lore_used} left in the budget"
                     )
                 else:
                     part.reason = (
                         f"{reason}; lore budget full: needs {cost} tokens, "
-                        f"{room - lore_used} of {story.lore_budget} left"
+                        f"{room - self.lore_used} of {story.lore_budget} left"
                     )
 
     def story_token(self, offset: int, scan_map: list[tuple[int, int, list[int] | None]]) -> int:
